@@ -1,0 +1,155 @@
+"""The sampling dials as four popular stacks name them: names, allowed values, defaults.
+
+Data, not prose: lesson 04's "in the wild" table is generated from `PARAMETERS`, so a
+changed default is fixed in one place and every table follows. This module sits at the
+level of `sampling` and imports nothing from the course.
+
+Where each value was checked (2026-11, cite these when you update a row):
+
+- OpenAI Chat Completions: the API reference and the openai-python SDK,
+  ``src/openai/types/chat/completion_create_params.py`` (commit 0444895): "What sampling
+  temperature to use, between 0 and 2"; ``top_p`` is "nucleus sampling". Both default to 1
+  in the API reference. The API has no ``top_k`` and no ``min_p``.
+- Hugging Face transformers 5.23.0, the version in this course's ``reference`` extra:
+  ``GenerationConfig._get_default_generation_params()`` returns ``do_sample=False``,
+  ``temperature=1.0``, ``top_k=50``, ``top_p=1.0``; ``min_p`` is ``None`` (off).
+  ``TemperatureLogitsWarper(0.0)`` raises "... set `do_sample=False`". The test
+  ``tests/test_ecosystem.py`` re-checks these against the installed library.
+- llama.cpp: ``common/common.h``, ``struct common_params_sampling`` (ggml-org/llama.cpp,
+  commit 001d906): ``top_k = 40`` ("<= 0 to use vocab size"), ``top_p = 0.95f``
+  ("1.0 = disabled"), ``min_p = 0.05f`` ("0.0 = disabled"), ``temp = 0.80f`` ("<= 0.0 to
+  sample greedily"); the default sampler chain runs top-k, typical-p, top-p, min-p, XTC and
+  temperature last.
+- vLLM: ``vllm/sampling_params.py``, ``class SamplingParams`` (vllm-project/vllm, commit
+  00388f6): ``temperature = 1.0`` ("Zero means greedy sampling"; checked to lie in [0, 2]),
+  ``top_p = 1.0`` (must be in (0, 1]), ``top_k = 0`` ("Set to 0 (or -1) to consider all
+  tokens"), ``min_p = 0.0`` (in [0, 1], 0 disables).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "KNOBS",
+    "LIBRARIES",
+    "CHAIN_ORDER",
+    "GREEDY",
+    "ParameterSpec",
+    "PARAMETERS",
+    "spec",
+    "defaults",
+    "parameter_table_markdown",
+    "greedy_table_markdown",
+]
+
+KNOBS = ("temperature", "top_k", "top_p", "min_p")
+"""The course's names for the four dials (Hugging Face's names)."""
+
+LIBRARIES = ("OpenAI API", "Hugging Face transformers", "llama.cpp", "vLLM")
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One dial in one library.
+
+    ``supported`` is False when the library has no such parameter; then ``default`` is
+    None and ``name`` is empty. ``default`` is None also when the dial exists but is unset
+    (off) by default, as Hugging Face's ``min_p``. ``off`` is the value that disables it.
+    """
+
+    library: str
+    knob: str
+    supported: bool
+    name: str = ""
+    default: float | int | None = None
+    allowed: str = ""
+    off: str = ""
+    note: str = ""
+
+
+PARAMETERS: tuple[ParameterSpec, ...] = (
+    # OpenAI Chat Completions
+    ParameterSpec("OpenAI API", "temperature", True, "temperature", 1.0, "0 to 2", "1",
+                  "0 is accepted and means (near-)greedy; identical outputs are not guaranteed"),
+    ParameterSpec("OpenAI API", "top_k", False, note="not offered"),
+    ParameterSpec("OpenAI API", "top_p", True, "top_p", 1.0, "0 to 1", "1",
+                  "the docs advise changing temperature or top_p, not both"),
+    ParameterSpec("OpenAI API", "min_p", False, note="not offered"),
+    # Hugging Face transformers, generate()
+    ParameterSpec("Hugging Face transformers", "temperature", True, "temperature", 1.0,
+                  "greater than 0 (0 raises an error when sampling)", "1.0",
+                  "used only with do_sample=True, and do_sample defaults to False (greedy)"),
+    ParameterSpec("Hugging Face transformers", "top_k", True, "top_k", 50, "integer >= 0", "0",
+                  "on by default: sampling keeps only the 50 most likely tokens unless you set top_k=0"),
+    ParameterSpec("Hugging Face transformers", "top_p", True, "top_p", 1.0, "0 to 1", "1.0", ""),
+    ParameterSpec("Hugging Face transformers", "min_p", True, "min_p", None, "0 to 1", "None or 0",
+                  "applied after temperature"),
+    # llama.cpp (llama-cli flags; the server's JSON uses the long names)
+    ParameterSpec("llama.cpp", "temperature", True, "--temp / temperature", 0.8, "any real",
+                  "1.0", "<= 0 means greedy; applied LAST in the default chain"),
+    ParameterSpec("llama.cpp", "top_k", True, "--top-k / top_k", 40, "integer", "<= 0", ""),
+    ParameterSpec("llama.cpp", "top_p", True, "--top-p / top_p", 0.95, "0 to 1", "1.0", ""),
+    ParameterSpec("llama.cpp", "min_p", True, "--min-p / min_p", 0.05, "0 to 1", "0.0",
+                  "computed before temperature"),
+    # vLLM SamplingParams (its OpenAI-compatible server takes the same names)
+    ParameterSpec("vLLM", "temperature", True, "temperature", 1.0, "0 to 2", "1.0",
+                  "0 means greedy and then top_p, top_k and min_p are ignored"),
+    ParameterSpec("vLLM", "top_k", True, "top_k", 0, "0, -1 or integer >= 1", "0 or -1", ""),
+    ParameterSpec("vLLM", "top_p", True, "top_p", 1.0, "(0, 1]", "1.0", ""),
+    ParameterSpec("vLLM", "min_p", True, "min_p", 0.0, "0 to 1", "0.0", ""),
+)
+
+CHAIN_ORDER: dict[str, tuple[str, ...]] = {
+    "Hugging Face transformers": ("temperature", "top_k", "top_p", "min_p"),
+    "llama.cpp": ("top_k", "top_p", "min_p", "temperature"),
+}
+"""The order each library applies the dials in (their defaults; both can be reconfigured).
+
+These are the two orders `course_utils.sampling` implements, as ``order="transformers"``
+and ``order="llama.cpp"``.
+"""
+
+GREEDY: dict[str, str] = {
+    "OpenAI API": "temperature=0",
+    "Hugging Face transformers": "do_sample=False (the default); temperature=0 with do_sample=True raises ValueError",
+    "llama.cpp": "--temp 0 (any temp <= 0)",
+    "vLLM": "temperature=0",
+}
+"""How to ask each library for greedy decoding (always take the most likely token)."""
+
+
+def spec(library: str, knob: str) -> ParameterSpec:
+    """The row for one library and one dial, with a clear error for unknown names."""
+    if library not in LIBRARIES:
+        raise ValueError(f"library={library!r} is not in the table; choose one of {list(LIBRARIES)}.")
+    if knob not in KNOBS:
+        raise ValueError(f"knob={knob!r} is not a dial of this course; choose one of {list(KNOBS)}.")
+    return next(p for p in PARAMETERS if p.library == library and p.knob == knob)
+
+
+def defaults(library: str) -> dict[str, float | int | None]:
+    """The library's default for every dial it supports, keyed by the course's names."""
+    return {k: spec(library, k).default for k in KNOBS if spec(library, k).supported}
+
+
+def _cell(p: ParameterSpec) -> str:
+    if not p.supported:
+        return "—"
+    default = "unset (off)" if p.default is None else f"{p.default:g}"
+    return f"`{p.name}` = **{default}**<br>{p.allowed}"
+
+
+def parameter_table_markdown() -> str:
+    """A Markdown table: one row per dial, one column per library (name, default, range)."""
+    lines = ["| dial | " + " | ".join(LIBRARIES) + " |", "|---" * (len(LIBRARIES) + 1) + "|"]
+    for knob in KNOBS:
+        lines.append(f"| {knob} | " + " | ".join(_cell(spec(lib, knob)) for lib in LIBRARIES) + " |")
+    notes = [f"- **{p.library}, {p.knob}**: {p.note}" for p in PARAMETERS if p.supported and p.note]
+    return "\n".join(lines) + "\n\n" + "\n".join(notes)
+
+
+def greedy_table_markdown() -> str:
+    """A Markdown table: how each library spells "greedy"."""
+    rows = [f"| {lib} | {GREEDY[lib]} |" for lib in LIBRARIES]
+    return "\n".join(["| library | greedy decoding |", "|---|---|", *rows])
