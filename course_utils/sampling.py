@@ -1,0 +1,435 @@
+"""How a language model's logits become the next token: the course's one source of truth.
+
+Pure numpy. Every plot, explorer, exercise and the generation loop get their numbers from the
+functions here, so a formula lives in exactly one place.
+
+Semantics follow Hugging Face transformers' logits warpers (``TemperatureLogitsWarper``,
+``TopKLogitsWarper``, ``TopPLogitsWarper``, ``MinPLogitsWarper``) unless a docstring says
+otherwise; the differential tests in ``tests/test_sampling_reference.py`` hold us to that.
+Where the libraries differ, ``order`` selects the chain:
+
+* ``"transformers"``: temperature -> top-k -> top-p -> min-p (the order ``generate()`` applies).
+* ``"llama.cpp"``: top-k -> top-p -> min-p on the T = 1 distribution, then temperature is
+  applied to the survivors (llama.cpp's default sampler chain puts temperature last).
+
+Conventions: logits have shape ``(V,)`` or ``(..., V)`` (each row is independent);
+``-inf`` marks a masked token (probability 0); probabilities are float64; entropy is in bits.
+``temperature=0`` means greedy decoding, the T -> 0+ limit: all mass on the largest logit,
+split evenly among exact ties.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+
+ORDERS = ("transformers", "llama.cpp")
+
+# Block size for the top-k candidate search in `sample_next_token` (see `_top_k_candidates`).
+_BLOCK = 64
+
+
+class Stage(NamedTuple):
+    """The distribution after one step of the sampling chain."""
+
+    name: str  # "input", "temperature", "top_k", "top_p" or "min_p"
+    label: str  # for plot titles, e.g. "top-p 0.9" or "top-k off"
+    probs: np.ndarray
+
+
+# --------------------------------------------------------------------------------------------
+# Checking what a learner passes in
+# --------------------------------------------------------------------------------------------
+
+
+def _check_logits(logits, name: str = "logits", axis: int = -1, keep_dtype: bool = False):
+    """Return `logits` as a float array with the token axis last, or raise a clear error."""
+    if isinstance(logits, (str, bytes)):
+        raise TypeError(f"{name} must be numbers (a list or array of floats), got the text {logits!r}.")
+    try:
+        x = np.asarray(logits)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError(
+            f"{name} must be a rectangular list or array of numbers; rows of different lengths "
+            f"cannot be turned into an array ({err})."
+        ) from None
+    if x.dtype.kind == "b" or x.dtype.kind not in "iuf":
+        raise TypeError(
+            f"{name} must contain numbers (ints or floats), got values of type {x.dtype} "
+            f"such as {x.flat[0]!r}." if x.size else f"{name} must contain numbers, got dtype {x.dtype}."
+        )
+    if x.ndim == 0:
+        raise ValueError(
+            f"{name} must hold one score per token, got the single number {x.item()!r}. "
+            f"Pass a list such as [{x.item()!r}, 0.0]."
+        )
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis={axis} does not exist for {name} with {x.ndim} dimension(s).")
+    x = np.moveaxis(x, axis, -1)
+    if x.shape[-1] == 0 or x.size == 0:
+        raise ValueError(f"{name} is empty (shape {x.shape}); it needs at least one token's score.")
+    if x.dtype.kind in "iu" or not keep_dtype:
+        x = x.astype(np.float64)
+    row_max = x.max(axis=-1)  # one pass finds NaN (max is NaN), +inf and all-masked rows
+    if np.isnan(row_max).any():
+        where = tuple(int(i) for i in np.argwhere(np.isnan(x))[0])
+        raise ValueError(
+            f"{name} contains NaN (at index {where}). A NaN logit has no meaning as a score; "
+            "find where it came from (often 0/0 or inf - inf upstream) and fix it there."
+        )
+    if np.isposinf(row_max).any():
+        where = tuple(int(i) for i in np.argwhere(np.isposinf(x))[0])
+        raise ValueError(
+            f"{name} contains +inf (at index {where}). Use large finite scores instead; "
+            "-inf is allowed and means the token is masked out."
+        )
+    if np.isneginf(row_max).any():
+        raise ValueError(
+            f"every entry of a row of {name} is -inf, so every token is masked and no "
+            "probability distribution exists. Leave at least one token unmasked."
+        )
+    return x
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_whole(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_temperature(temperature) -> float:
+    if not _is_real(temperature):
+        raise TypeError(f"temperature must be a number >= 0 (such as 0.7), got {temperature!r}.")
+    t = float(temperature)
+    if np.isnan(t) or np.isinf(t) or t < 0:
+        raise ValueError(
+            f"temperature must be a finite number >= 0, got {temperature!r}. "
+            "Use 0 for greedy decoding, 1 to leave the distribution unchanged, "
+            "below 1 to sharpen it and above 1 to flatten it."
+        )
+    return t
+
+
+def _check_top_k(top_k) -> int:
+    if not _is_whole(top_k):
+        raise TypeError(f"top_k must be a whole number such as 50 (0 turns top-k off), got {top_k!r}.")
+    if top_k < 0:
+        raise ValueError(f"top_k must be >= 0, got {top_k!r}. Use 0 to turn top-k off.")
+    return int(top_k)
+
+
+def _check_fraction(value, name: str, off: str) -> float:
+    if not _is_real(value):
+        raise TypeError(f"{name} must be a number between 0 and 1, got {value!r}.")
+    v = float(value)
+    if not 0.0 <= v <= 1.0:  # also rejects NaN
+        raise ValueError(f"{name} must be between 0 and 1, got {value!r}. {off}")
+    return v
+
+
+def _check_top_p(top_p) -> float:
+    return _check_fraction(top_p, "top_p", "Use 1.0 to turn top-p off; 0.9 keeps the tokens that make up 90% of the probability.")
+
+
+def _check_min_p(min_p) -> float:
+    return _check_fraction(min_p, "min_p", "Use 0.0 to turn min-p off; 0.05 keeps tokens at least 5% as likely as the top token.")
+
+
+def _check_min_tokens_to_keep(min_tokens_to_keep) -> int:
+    if not _is_whole(min_tokens_to_keep) or min_tokens_to_keep < 1:
+        raise ValueError(
+            f"min_tokens_to_keep must be a whole number >= 1, got {min_tokens_to_keep!r}. "
+            "It is the number of tokens a filter may never remove (1 keeps at least the top token)."
+        )
+    return int(min_tokens_to_keep)
+
+
+def _check_order(order) -> str:
+    if order not in ORDERS:
+        raise ValueError(
+            f"order must be one of {', '.join(repr(o) for o in ORDERS)}, got {order!r}. "
+            "'transformers' applies temperature first; 'llama.cpp' applies it last."
+        )
+    return order
+
+
+def _check_rng(rng) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"rng must be a numpy random Generator, got {rng!r}. "
+            "Create one with a seed so results can be reproduced: rng = np.random.default_rng(0)."
+        )
+    return rng
+
+
+class _Settings(NamedTuple):
+    temperature: float
+    top_k: int
+    top_p: float
+    min_p: float
+    order: str
+    min_tokens_to_keep: int
+
+
+def _check_settings(temperature, top_k, top_p, min_p, order, min_tokens_to_keep) -> _Settings:
+    return _Settings(
+        _check_temperature(temperature),
+        _check_top_k(top_k),
+        _check_top_p(top_p),
+        _check_min_p(min_p),
+        _check_order(order),
+        _check_min_tokens_to_keep(min_tokens_to_keep),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The math, on checked float arrays with the token axis last
+# --------------------------------------------------------------------------------------------
+
+
+def _scale(x: np.ndarray, t: float) -> np.ndarray:
+    """(logits - max) / T: shifting by the max changes no probability and keeps exp() <= 1.
+
+    T = 0 is the limit T -> 0+: the maximum (and exact ties with it) at 0, the rest at -inf.
+    Huge and tiny T reach their limits without NaN, because the shifted logits are <= 0.
+    """
+    shifted = x - x.max(axis=-1, keepdims=True)
+    if t == 0.0:
+        return np.where(shifted == 0.0, 0.0, -np.inf)
+    with np.errstate(over="ignore", under="ignore"):
+        return shifted / t
+
+
+def _softmax(x: np.ndarray, t: float = 1.0) -> np.ndarray:
+    weights = np.exp(_scale(x, t))
+    return weights / weights.sum(axis=-1, keepdims=True)
+
+
+def _log_softmax(x: np.ndarray, t: float = 1.0) -> np.ndarray:
+    z = _scale(x, t)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def _kth_largest(x: np.ndarray, k: int) -> np.ndarray:
+    v = x.shape[-1]
+    return np.partition(x, v - k, axis=-1)[..., v - k : v - k + 1]
+
+
+def _top_k(x: np.ndarray, k: int, keep: int) -> np.ndarray:
+    k = max(k, keep)
+    if k == 0 or k >= x.shape[-1]:
+        return x
+    # Ties with the k-th largest value are kept, as TopKLogitsWarper does.
+    return np.where(x < _kth_largest(x, k), -np.inf, x)
+
+
+def _top_p(x: np.ndarray, p: float, keep: int) -> np.ndarray:
+    if p >= 1.0:
+        return x
+    probs = _softmax(x)
+    order = np.argsort(-x, axis=-1, kind="stable")
+    sorted_probs = np.take_along_axis(probs, order, axis=-1)
+    # A token stays if the tokens ranked above it hold less than p: this keeps the smallest
+    # set of most likely tokens whose mass reaches p.
+    mass_above = np.cumsum(sorted_probs, axis=-1) - sorted_probs
+    keep_sorted = mass_above < p
+    keep_sorted[..., :keep] = True
+    kept = np.empty_like(keep_sorted)
+    np.put_along_axis(kept, order, keep_sorted, axis=-1)
+    return np.where(kept, x, -np.inf)
+
+
+def _min_p(x: np.ndarray, p: float, keep: int) -> np.ndarray:
+    if p == 0.0:
+        return x
+    # p_i / p_max = exp(x_i - x_max), so no full softmax is needed.
+    with np.errstate(under="ignore"):
+        kept = np.exp(x - x.max(axis=-1, keepdims=True)) >= p
+    if keep > 1:
+        kept |= x >= _kth_largest(x, min(keep, x.shape[-1]))
+    return np.where(kept, x, -np.inf)
+
+
+def _stages(x: np.ndarray, s: _Settings) -> list[Stage]:
+    def label(name, active, text):
+        return f"{name} {text}" if active else f"{name} off"
+
+    filters = [
+        ("top_k", label("top-k", s.top_k > 0, f"{s.top_k}"), _top_k, s.top_k),
+        ("top_p", label("top-p", s.top_p < 1.0, f"{s.top_p:g}"), _top_p, s.top_p),
+        ("min_p", label("min-p", s.min_p > 0.0, f"{s.min_p:g}"), _min_p, s.min_p),
+    ]
+    temp_label = "greedy (temperature 0)" if s.temperature == 0 else f"temperature {s.temperature:g}"
+
+    stages = [Stage("input", "softmax of the logits (T = 1)", _softmax(x))]
+    if s.order == "transformers":
+        z = _scale(x, s.temperature)
+        stages.append(Stage("temperature", temp_label, _softmax(z)))
+        for name, text, apply, value in filters:
+            z = apply(z, value, s.min_tokens_to_keep)
+            stages.append(Stage(name, text, _softmax(z)))
+    else:
+        z = x
+        for name, text, apply, value in filters:
+            z = apply(z, value, s.min_tokens_to_keep)
+            stages.append(Stage(name, text + " (at T = 1)", _softmax(z)))
+        stages.append(Stage("temperature", temp_label, _softmax(z, s.temperature)))
+    return stages
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+
+def softmax(logits, temperature=1.0, axis=-1) -> np.ndarray:
+    """Probabilities ``exp(z_i / T) / sum_j exp(z_j / T)``, computed without overflow."""
+    x = _check_logits(logits, axis=axis)
+    return np.moveaxis(_softmax(x, _check_temperature(temperature)), -1, axis)
+
+
+def log_softmax(logits, temperature=1.0, axis=-1) -> np.ndarray:
+    """Log-probabilities (natural log), what APIs return as ``logprobs``; masked tokens get -inf."""
+    x = _check_logits(logits, axis=axis)
+    return np.moveaxis(_log_softmax(x, _check_temperature(temperature)), -1, axis)
+
+
+def entropy(probs, axis=-1):
+    """Shannon entropy in bits, ``-sum p log2 p`` (with 0 log 0 = 0).
+
+    2 ** entropy is the "effective number of choices": 1 for a certain outcome, V for a
+    uniform distribution over V tokens.
+    """
+    p = _check_logits(probs, name="probs", axis=axis)
+    if (p < 0).any():
+        raise ValueError(
+            "probs must be non-negative probabilities, but some are negative. "
+            "Did you pass logits? Turn them into probabilities first with softmax(logits)."
+        )
+    totals = p.sum(axis=-1)
+    if not np.allclose(totals, 1.0, atol=1e-4):
+        raise ValueError(
+            f"probs must sum to 1 along the token axis, but a row sums to "
+            f"{float(totals.flat[np.argmax(np.abs(totals - 1.0))]):.6g}. "
+            "Did you pass logits? Turn them into probabilities first with softmax(logits)."
+        )
+    positive = np.where(p > 0, p, 1.0)
+    h = -(p * np.log2(positive)).sum(axis=-1) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return float(h) if h.ndim == 0 else h
+
+
+def top_k_filter(logits, top_k, min_tokens_to_keep=1) -> np.ndarray:
+    """Keep the ``top_k`` largest logits (and any tied with the k-th), set the rest to -inf.
+
+    ``top_k=0`` turns the filter off; a ``top_k`` larger than the vocabulary keeps everything.
+    """
+    x = _check_logits(logits)
+    return _top_k(x, _check_top_k(top_k), _check_min_tokens_to_keep(min_tokens_to_keep)).copy()
+
+
+def top_p_filter(logits, top_p, min_tokens_to_keep=1) -> np.ndarray:
+    """Nucleus filter: keep the smallest set of most likely tokens whose probability reaches ``top_p``.
+
+    ``top_p=1.0`` turns the filter off. Tokens with equal logits are ranked by index.
+    """
+    x = _check_logits(logits)
+    return _top_p(x, _check_top_p(top_p), _check_min_tokens_to_keep(min_tokens_to_keep)).copy()
+
+
+def min_p_filter(logits, min_p, min_tokens_to_keep=1) -> np.ndarray:
+    """Keep tokens whose probability is at least ``min_p`` times the top token's; ``0`` turns it off."""
+    x = _check_logits(logits)
+    return _min_p(x, _check_min_p(min_p), _check_min_tokens_to_keep(min_tokens_to_keep)).copy()
+
+
+def sampling_stages(
+    logits, *, temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, order="transformers", min_tokens_to_keep=1
+) -> list[Stage]:
+    """The distribution after each stage of the chain, in the order ``order`` applies them.
+
+    The first stage is always the plain softmax of the logits (T = 1); the last is the
+    distribution the next token is drawn from. Stages that are turned off still appear
+    (their label says "off"), so a plot can keep one panel per stage.
+    """
+    x = _check_logits(logits)
+    return _stages(x, _check_settings(temperature, top_k, top_p, min_p, order, min_tokens_to_keep))
+
+
+def next_token_distribution(
+    logits, *, temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, order="transformers", min_tokens_to_keep=1
+) -> np.ndarray:
+    """The final probabilities the next token is drawn from, after the whole chain."""
+    return sampling_stages(
+        logits,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        min_p=min_p,
+        order=order,
+        min_tokens_to_keep=min_tokens_to_keep,
+    )[-1].probs
+
+
+def sample_next_token(
+    logits,
+    *,
+    rng,
+    temperature=1.0,
+    top_k=0,
+    top_p=1.0,
+    min_p=0.0,
+    order="transformers",
+    min_tokens_to_keep=1,
+):
+    """Draw the next token's index from the chain's final distribution.
+
+    Returns an ``int`` for one row of logits, an integer array (one index per row) for a
+    batch; rows are drawn in order from the same ``rng``. With ``temperature=0`` it returns
+    the argmax (the first index among exact ties) and draws nothing from ``rng``.
+    """
+    _check_rng(rng)
+    s = _check_settings(temperature, top_k, top_p, min_p, order, min_tokens_to_keep)
+    x = _check_logits(logits, keep_dtype=True)
+    rows = x.reshape(-1, x.shape[-1])
+    picks = np.array([_sample_row(row, rng, s) for row in rows], dtype=np.int64)
+    return int(picks[0]) if x.ndim == 1 else picks.reshape(x.shape[:-1])
+
+
+def _sample_row(x: np.ndarray, rng: np.random.Generator, s: _Settings) -> int:
+    if s.temperature == 0.0:
+        return int(np.argmax(x))
+    candidates = _top_k_candidates(x, max(s.top_k, s.min_tokens_to_keep)) if s.top_k else None
+    if candidates is None:
+        candidates = np.arange(x.shape[-1])
+    # Every stage after top-k only looks at top-k's survivors, so running the same chain on a
+    # superset of them gives exactly the full chain's probabilities on that superset.
+    probs = _stages(x[candidates].astype(np.float64), s)[-1].probs
+    cdf = np.cumsum(probs)
+    choice = np.searchsorted(cdf, rng.random() * cdf[-1], side="right")
+    return int(candidates[min(choice, len(candidates) - 1)])
+
+
+def _top_k_candidates(x: np.ndarray, k: int) -> np.ndarray | None:
+    """Indices of every logit >= the k-th largest, found without sorting the vocabulary.
+
+    The k-th largest of the block maxima is a lower bound for the k-th largest logit (k blocks
+    each hold a value at least that large), so one comparison pass leaves a short list that
+    contains the whole top k; only that list is partitioned.
+    """
+    v = x.shape[-1]
+    if k >= v:
+        return None
+    block = max(1, min(_BLOCK, v // k))
+    full = (v // block) * block
+    maxima = x[:full].reshape(-1, block).max(axis=1)
+    if full < v:
+        maxima = np.append(maxima, x[full:].max())
+    bound = np.partition(maxima, len(maxima) - k)[len(maxima) - k]
+    idx = np.flatnonzero(x >= bound)
+    values = x[idx]
+    kth = np.partition(values, len(values) - k)[len(values) - k]
+    return idx[values >= kth]
