@@ -140,12 +140,19 @@ def _cell(p: ParameterSpec) -> str:
     return f"`{p.name}` = **{default}**<br>{p.allowed}"
 
 
-def parameter_table_markdown() -> str:
-    """A Markdown table: one row per dial, one column per library (name, default, range)."""
+def parameter_table_markdown(knobs: tuple[str, ...] = KNOBS) -> str:
+    """A Markdown table: one row per dial, one column per library (name, default, range),
+    followed by the notes that go with those dials."""
+    for knob in knobs:
+        spec(LIBRARIES[0], knob)  # an unknown dial gets spec's clear error
     lines = ["| dial | " + " | ".join(LIBRARIES) + " |", "|---" * (len(LIBRARIES) + 1) + "|"]
-    for knob in KNOBS:
+    for knob in knobs:
         lines.append(f"| {knob} | " + " | ".join(_cell(spec(lib, knob)) for lib in LIBRARIES) + " |")
-    notes = [f"- **{p.library}, {p.knob}**: {p.note}" for p in PARAMETERS if p.supported and p.note]
+    notes = [
+        f"- **{p.library}, {p.knob}**: {p.note}"
+        for p in PARAMETERS
+        if p.supported and p.note and p.knob in knobs
+    ]
     return "\n".join(lines) + "\n\n" + "\n".join(notes)
 
 

@@ -90,3 +90,11 @@ def test_hugging_face_rejects_temperature_zero_when_sampling():
 
     with pytest.raises(ValueError, match="do_sample=False"):
         TemperatureLogitsWarper(0.0)
+
+
+def test_a_table_of_one_dial_has_only_its_row_and_notes():
+    table = eco.parameter_table_markdown(("temperature",))
+    assert "| temperature |" in table and "| top_k |" not in table
+    assert "do_sample" in table and "top_k=0" not in table
+    with pytest.raises(ValueError, match="choose one of"):
+        eco.parameter_table_markdown(("temp",))
