@@ -220,8 +220,10 @@ def _kth_largest(x: np.ndarray, k: int) -> np.ndarray:
 
 
 def _top_k(x: np.ndarray, k: int, keep: int) -> np.ndarray:
+    if k == 0:
+        return x
     k = max(k, keep)
-    if k == 0 or k >= x.shape[-1]:
+    if k >= x.shape[-1]:
         return x
     # Ties with the k-th largest value are kept, as TopKLogitsWarper does.
     return np.where(x < _kth_largest(x, k), -np.inf, x)
