@@ -1,0 +1,591 @@
+"""Drive the course in JupyterLab in headless Chromium, the way a learner uses it.
+
+Shared by tests/test_browser.py and benchmarks/bench_browser_latency.py (issue 7).
+
+Explorers are found in the page only by the hooks that course_utils.widgets gives them (see
+/work/team/browser_hooks.md for the contract):
+
+- the explorer's root widget has the DOM class ``dd-explorer``;
+- its main control (a slider or a dropdown) has ``dd-main-control``;
+- its figure, a ``widgets.Image``, has ``dd-figure``;
+- every PNG it shows carries a PNG text chunk ``dd-main``: the main control's value as the
+  control shows it on screen.
+
+The last hook is what lets a test prove that the pixels on screen were drawn *for the value the
+control now shows*, not merely that they changed: after a key press we wait until the
+``<img>`` on screen holds a PNG whose ``dd-main`` equals the control's readout, and measure
+the time from the key press to the first painted frame with that image.
+
+Chromium comes from the system (Debian's ``chromium`` package): Playwright cannot download its
+own browser build on these machines, so it is launched with ``executable_path``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO / "notebooks"
+SCREENSHOTS = REPO / "artifacts" / "screenshots"
+LESSON_GLOB = "[0-9][0-9]_*.ipynb"
+
+WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+# JupyterLab user settings for the test server: no news or update checks (they would reach the
+# network), and nothing else changed, so the page is the JupyterLab a learner gets.
+LAB_SETTINGS = {
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
+}
+
+SERVER_START_TIMEOUT_S = 60
+KERNEL_READY_TIMEOUT_S = 90
+RUN_ALL_TIMEOUT_S = 420
+FIGURE_TIMEOUT_S = 15
+
+
+def lesson_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
+    """Every lesson, in course order: notebooks named like ``03_temperature.ipynb``."""
+    return sorted(folder.glob(LESSON_GLOB))
+
+
+def explorer_bundle_count(notebook: Path) -> int:
+    """Outputs in a saved notebook that are explorers: a live widget view with a picture."""
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    return sum(
+        1
+        for cell in nb["cells"]
+        if cell["cell_type"] == "code"
+        for output in cell.get("outputs", [])
+        if {WIDGET_VIEW_MIME, "image/png"} <= set(output.get("data", {}))
+    )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --------------------------------------------------------------------------- PNG text chunks
+
+
+def png_text_chunks(data: bytes) -> dict[str, str]:
+    """The tEXt / iTXt / zTXt chunks of a PNG file, as {keyword: text}."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError(f"not a PNG file (starts with {data[:8]!r})")
+    texts: dict[str, str] = {}
+    pos = 8
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+        if kind == b"tEXt":
+            key, _, text = body.partition(b"\0")
+            texts[key.decode("latin-1")] = text.decode("latin-1")
+        elif kind == b"zTXt":
+            key, _, rest = body.partition(b"\0")
+            texts[key.decode("latin-1")] = zlib.decompress(rest[1:]).decode("latin-1")
+        elif kind == b"iTXt":
+            key, _, rest = body.partition(b"\0")
+            compressed = rest[0] == 1
+            _language, _, rest = rest[2:].partition(b"\0")
+            _translated, _, text = rest.partition(b"\0")
+            texts[key.decode("latin-1")] = (zlib.decompress(text) if compressed else text).decode()
+        elif kind == b"IEND":
+            break
+    return texts
+
+
+def shows_same_value(shown: str, drawn: str | None) -> bool:
+    """Does the figure's ``dd-main`` text name the value the control shows?
+
+    Exact text, or for numbers the same value to the precision the control displays
+    ("0.8" on screen and "0.80" in the PNG are the same value).
+    """
+    if drawn is None:
+        return False
+    if shown.strip() == drawn.strip():
+        return True
+    try:
+        shown_value, drawn_value = float(shown), float(drawn)
+    except ValueError:
+        return False
+    decimals = len(shown.strip().partition(".")[2])
+    return abs(shown_value - drawn_value) <= 0.5 * 10.0**-decimals + 1e-12
+
+
+# --------------------------------------------------------------------------- JupyterLab server
+
+
+@dataclass
+class LabServer:
+    url: str
+    token: str
+    root: Path
+    process: subprocess.Popen
+    log_path: Path
+
+    def notebook_url(self, name: str) -> str:
+        return f"{self.url}/lab/tree/{name}?reset&token={self.token}"
+
+    def api(self, method: str, path: str) -> object:
+        request = urllib.request.Request(
+            f"{self.url}{path}",
+            method=method,
+            headers={"Authorization": f"token {self.token}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = response.read()
+        return json.loads(body) if body else None
+
+    def shutdown_kernels(self) -> None:
+        """Stop every kernel, so each lesson's model is freed before the next one loads."""
+        for kernel in self.api("GET", "/api/kernels"):
+            self.api("DELETE", f"/api/kernels/{kernel['id']}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _write_lab_settings(settings_dir: Path) -> None:
+    for relative, values in LAB_SETTINGS.items():
+        path = settings_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values), encoding="utf-8")
+
+
+@contextmanager
+def jupyterlab_server(notebooks: list[Path], workdir: Path) -> Iterator[LabServer]:
+    """Start JupyterLab on 127.0.0.1 over a *copy* of ``notebooks``; always stop it.
+
+    The repo's notebooks are never opened: running cells in the browser would rewrite them.
+    """
+    root = workdir / "course"
+    root.mkdir(parents=True)
+    for notebook in notebooks:
+        shutil.copy2(notebook, root / notebook.name)
+    settings_dir = workdir / "lab-settings"
+    _write_lab_settings(settings_dir)
+    env = dict(
+        os.environ,
+        JUPYTERLAB_SETTINGS_DIR=str(settings_dir),
+        JUPYTERLAB_WORKSPACES_DIR=str(workdir / "lab-workspaces"),
+        JUPYTER_RUNTIME_DIR=str(workdir / "runtime"),
+        IPYTHONDIR=str(workdir / "ipython"),
+        PYTHONUNBUFFERED="1",
+    )
+    port, token = free_port(), uuid.uuid4().hex
+    log_path = workdir / "jupyterlab.log"
+    command = [
+        sys.executable, "-m", "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.allow_root=True",
+        "--LabApp.expose_app_in_browser=True",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]  # fmt: skip
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    server = LabServer(f"http://127.0.0.1:{port}", token, root, process, log_path)
+    try:
+        _wait_until_up(server)
+        yield server
+    finally:
+        _stop(process)
+
+
+def _wait_until_up(server: LabServer) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(
+                f"JupyterLab exited with code {server.process.returncode}:\n{server.log_tail()}"
+            )
+        try:
+            server.api("GET", "/api/status")
+            return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.25)
+    raise RuntimeError(
+        f"JupyterLab did not answer within {SERVER_START_TIMEOUT_S} s:\n{server.log_tail()}"
+    )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM lets the server shut its kernels down; SIGKILL the group if it hangs."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=10)
+
+
+# --------------------------------------------------------------------------- browser
+
+
+@contextmanager
+def chromium(executable: str, workdir: Path) -> Iterator[object]:
+    """A fresh headless Chromium profile (a Playwright BrowserContext)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(workdir / "chromium-profile"),
+            executable_path=executable,
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1280, "height": 1000},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+# JavaScript run in the page. `jupyterapp` exists because of --LabApp.expose_app_in_browser.
+_JS_KERNEL_IDLE = """() => {
+    const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    const kernel = panel && panel.sessionContext && panel.sessionContext.session
+        && panel.sessionContext.session.kernel;
+    return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+}"""
+
+# `void`: execute() returns a promise that resolves only when every cell has run; awaiting it
+# inside page.evaluate would hang the test instead of letting us poll with a timeout.
+_JS_RUN_ALL = """() => {
+    const commands = window.jupyterapp.commands;
+    void commands.execute('notebook:clear-all-cell-outputs')
+        .then(() => commands.execute('notebook:run-all-cells'));
+}"""
+
+_JS_RUN_STATE = """() => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    const kernel = panel.sessionContext.session.kernel;
+    let pending = 0, unrun = 0, errors = [];
+    panel.content.widgets.forEach((cell, index) => {
+        if (cell.model.type !== 'code') return;
+        if (cell.model.sharedModel.getSource().trim() === '') return;
+        const prompt = cell.node.querySelector('.jp-InputPrompt');
+        if (prompt && prompt.textContent.includes('*')) pending += 1;
+        if (cell.model.executionCount === null) unrun += 1;
+        for (const output of cell.model.outputs.toJSON()) {
+            if (output.output_type === 'error') {
+                errors.push({cell: index, ename: output.ename, evalue: output.evalue});
+            }
+        }
+    });
+    return {status: kernel ? kernel.status : 'no kernel', pending, unrun, errors};
+}"""
+
+_JS_EXPLORER_BUNDLES = """() => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    let count = 0;
+    for (const cell of panel.content.widgets) {
+        if (cell.model.type !== 'code') continue;
+        for (const output of cell.model.outputs.toJSON()) {
+            const data = output.data || {};
+            if (data['application/vnd.jupyter.widget-view+json'] && data['image/png']) count += 1;
+        }
+    }
+    return count;
+}"""
+
+_JS_WIDGETS_RENDERED = """() => {
+    const views = document.querySelectorAll(
+        '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.widget-view+json"]');
+    return Array.from(views).every(view => view.querySelector('.jupyter-widgets, .widget-box, '
+        + '.widget-inline-hbox') !== null || view.textContent.includes('Error displaying widget'));
+}"""
+
+# Reads what the main control shows, in the page, so the same rule serves tests and benchmark.
+_JS_HELPERS = r"""
+window.__dd = window.__dd || (() => {
+    function control(root) { return root.querySelector('.dd-main-control'); }
+    function figure(root) { return root.querySelector('img.dd-figure, .dd-figure img'); }
+    function handle(root) {
+        const c = control(root);
+        return c.querySelector('select') || c.querySelector('.noUi-handle') || c;
+    }
+    function shown(root) {
+        const c = control(root);
+        const select = c.querySelector('select');
+        if (select) return select.selectedIndex < 0 ? '' : select.options[select.selectedIndex].textContent;
+        const readout = c.querySelector('.widget-readout');
+        return readout ? readout.textContent.trim() : null;
+    }
+    // 'up' / 'down' / 'both': which way the control can still move.
+    function room(root) {
+        const c = control(root);
+        const select = c.querySelector('select');
+        if (select) {
+            const i = select.selectedIndex, n = select.options.length;
+            return {up: i < n - 1, down: i > 0};
+        }
+        const h = c.querySelector('.noUi-handle');
+        const now = parseFloat(h.getAttribute('aria-valuenow'));
+        return {up: now < parseFloat(h.getAttribute('aria-valuemax')),
+                down: now > parseFloat(h.getAttribute('aria-valuemin'))};
+    }
+    function isSelect(root) { return control(root).querySelector('select') !== null; }
+    function pngText(buffer, key) {
+        const bytes = new Uint8Array(buffer);
+        const view = new DataView(buffer);
+        let pos = 8;
+        const latin1 = new TextDecoder('latin1'), utf8 = new TextDecoder('utf-8');
+        while (pos + 8 <= bytes.length) {
+            const length = view.getUint32(pos);
+            const kind = latin1.decode(bytes.subarray(pos + 4, pos + 8));
+            const body = bytes.subarray(pos + 8, pos + 8 + length);
+            pos += 12 + length;
+            if (kind !== 'tEXt' && kind !== 'iTXt') { if (kind === 'IEND') break; continue; }
+            const zero = body.indexOf(0);
+            if (latin1.decode(body.subarray(0, zero)) !== key) continue;
+            if (kind === 'tEXt') return latin1.decode(body.subarray(zero + 1));
+            if (body[zero + 1] !== 0) return null;  // compressed iTXt: matplotlib never writes it
+            let rest = body.subarray(zero + 3);
+            rest = rest.subarray(rest.indexOf(0) + 1);  // language tag
+            rest = rest.subarray(rest.indexOf(0) + 1);  // translated keyword
+            return utf8.decode(rest);
+        }
+        return null;
+    }
+    async function drawnFor(img) {
+        const response = await fetch(img.src);
+        return pngText(await response.arrayBuffer(), 'dd-main');
+    }
+    function sameValue(shownText, drawn) {
+        if (drawn === null || shownText === null) return false;
+        if (shownText.trim() === drawn.trim()) return true;
+        const a = Number(shownText), b = Number(drawn);
+        if (shownText.trim() === '' || Number.isNaN(a) || Number.isNaN(b)) return false;
+        const decimals = (shownText.trim().split('.')[1] || '').length;
+        return Math.abs(a - b) <= 0.5 * Math.pow(10, -decimals) + 1e-12;
+    }
+    const nextPaint = () => new Promise(resolve =>
+        requestAnimationFrame(() => setTimeout(resolve, 0)));
+    // Arm before the key press: resolves once the <img> on screen holds a PNG drawn for the
+    // value the control shows, and that frame has been painted. Times are from the keydown.
+    function armChange(root, timeoutMs) {
+        const img = figure(root);
+        let keyAt = null;
+        document.addEventListener('keydown', e => { keyAt = e.timeStamp; },
+                                  {capture: true, once: true});
+        return new Promise(resolve => {
+            let done = false;
+            const finish = result => {
+                if (done) return;
+                done = true;
+                observer.disconnect();
+                clearTimeout(timer);
+                resolve(result);
+            };
+            const check = async () => {
+                const src = img.src;
+                try { await img.decode(); } catch (e) { return; }
+                await nextPaint();
+                const paintedAt = performance.now();
+                if (img.src !== src) return;  // superseded by a newer image
+                let drawn;
+                try { drawn = await drawnFor(img); } catch (e) { return; }  // blob revoked
+                const now = shown(root);
+                if (sameValue(now, drawn)) {
+                    finish({ok: true, ms: keyAt === null ? null : paintedAt - keyAt,
+                            shown: now, drawn});
+                }
+            };
+            const observer = new MutationObserver(check);
+            observer.observe(img, {attributes: true, attributeFilter: ['src']});
+            const timer = setTimeout(async () => {
+                finish({ok: false, ms: null, shown: shown(root),
+                        drawn: await drawnFor(img).catch(() => null)});
+            }, timeoutMs);
+        });
+    }
+    return {control, figure, handle, shown, room, isSelect, drawnFor, sameValue, armChange};
+})();
+"""
+
+
+@dataclass
+class Change:
+    """One key press on an explorer's main control and what reached the screen."""
+
+    key: str
+    ok: bool
+    ms: float | None
+    shown: str | None
+    drawn: str | None
+
+
+@dataclass
+class Explorer:
+    page: object
+    root: object  # Playwright Locator of the .dd-explorer element
+    index: int
+
+    @property
+    def label(self) -> str:
+        text = self.root.locator(".dd-main-control .widget-label").first
+        name = text.inner_text().strip() if text.count() else ""
+        return f"explorer {self.index + 1}" + (f" ({name})" if name else "")
+
+    def check_hooks(self) -> list[str]:
+        """Hooks that are missing or ambiguous, in words (empty when all is well)."""
+        problems = []
+        for selector, what in (
+            (".dd-main-control", "main control (class dd-main-control)"),
+            ("img.dd-figure, .dd-figure img", "figure <img> (class dd-figure)"),
+        ):
+            count = self.root.locator(selector).count()
+            if count != 1:
+                problems.append(f"{self.label}: expected exactly one {what}, found {count}")
+        return problems
+
+    def shown(self) -> str | None:
+        return self.root.evaluate("root => window.__dd.shown(root)")
+
+    def drawn(self) -> str | None:
+        return self.root.evaluate("root => window.__dd.drawnFor(window.__dd.figure(root))")
+
+    def figure_pixels(self) -> bytes:
+        return self.root.locator("img.dd-figure, .dd-figure img").first.screenshot()
+
+    def next_key(self, prefer_up: bool = True) -> str:
+        room = self.root.evaluate("root => window.__dd.room(root)")
+        up = room["up"] if prefer_up or not room["down"] else False
+        if not room["up"] and not room["down"]:
+            raise AssertionError(f"{self.label}: its main control has a single value; nothing to move")
+        is_select = self.root.evaluate("root => window.__dd.isSelect(root)")
+        if is_select:
+            return "ArrowDown" if up else "ArrowUp"
+        return "ArrowRight" if up else "ArrowLeft"
+
+    def focus_control(self) -> None:
+        self.root.scroll_into_view_if_needed()
+        self.root.evaluate("root => window.__dd.handle(root).focus()")
+
+    def press(self, key: str, timeout_s: float = FIGURE_TIMEOUT_S) -> Change:
+        """Press ``key`` on the focused main control; wait for the matching picture."""
+        self.root.evaluate(
+            "(root, ms) => { window.__ddPending = window.__dd.armChange(root, ms); }",
+            int(timeout_s * 1000),
+        )
+        self.page.keyboard.press(key)
+        result = self.page.evaluate("() => window.__ddPending")
+        return Change(key, result["ok"], result["ms"], result["shown"], result["drawn"])
+
+    def screenshot(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.root.screenshot(path=str(path))
+        return path
+
+
+@dataclass
+class LessonPage:
+    """One lesson open in JupyterLab in its own tab, with the console watched."""
+
+    page: object
+    server: LabServer
+    name: str
+    console_errors: list[str] = field(default_factory=list)
+
+    def open(self) -> None:
+        self.page.on("console", self._record_console_error)
+        self.page.on("pageerror", lambda error: self.console_errors.append(f"page error: {error}"))
+        self.page.goto(self.server.notebook_url(self.name), wait_until="domcontentloaded")
+        self.page.wait_for_function(
+            _JS_KERNEL_IDLE, timeout=KERNEL_READY_TIMEOUT_S * 1000, polling=250
+        )
+        self.page.add_script_tag(content=_JS_HELPERS)
+
+    def _record_console_error(self, message) -> None:
+        if message.type == "error":
+            self.console_errors.append(f"console.error: {message.text} ({message.location})")
+
+    def run_all(self, timeout_s: float = RUN_ALL_TIMEOUT_S) -> dict:
+        """Clear outputs, run every cell, and wait until the kernel is idle and all have run.
+
+        Returns the final state: {'status', 'pending', 'unrun', 'errors'}; a cell error stops
+        the run, so the wait ends early when one appears.
+        """
+        self.page.evaluate(_JS_RUN_ALL)
+        self.page.wait_for_function(
+            """() => { const s = (%s)();
+                return s.status === 'idle' && s.pending === 0
+                    && (s.unrun === 0 || s.errors.length > 0); }"""
+            % _JS_RUN_STATE,
+            timeout=timeout_s * 1000,
+            polling=500,
+        )
+        self.page.wait_for_function(_JS_WIDGETS_RENDERED, timeout=30_000, polling=250)
+        return self.page.evaluate(_JS_RUN_STATE)
+
+    def explorer_bundles(self) -> int:
+        return self.page.evaluate(_JS_EXPLORER_BUNDLES)
+
+    def explorers(self) -> list[Explorer]:
+        roots = self.page.locator(".jp-Notebook .dd-explorer")
+        return [Explorer(self.page, roots.nth(i), i) for i in range(roots.count())]
+
+    def error_output_texts(self) -> list[str]:
+        return [
+            f"cell {e['cell']}: {e['ename']}: {e['evalue']}"
+            for e in self.page.evaluate(_JS_RUN_STATE)["errors"]
+        ]
+
+
+def screenshot_path(notebook_name: str, explorer: Explorer, suffix: str = "") -> Path:
+    stem = Path(notebook_name).stem
+    return SCREENSHOTS / f"{stem}__explorer{explorer.index + 1}{suffix}.png"
+
+
+def png_from_data_uri(uri: str) -> bytes:
+    header, _, payload = uri.partition(",")
+    if not header.startswith("data:image/png;base64"):
+        raise ValueError(f"not a base64 PNG data URI: {header[:40]!r}")
+    return base64.b64decode(payload)
