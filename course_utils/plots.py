@@ -1,0 +1,430 @@
+"""Figure builders for the explorers: pure-Agg matplotlib figures whose artists are updated in place.
+
+Everything here draws numbers it is given; it never calls the model. The explorers in
+``course_utils.widgets`` compute the numbers (through ``course_utils.sampling``) and hand them
+to these panels.
+
+Why pure Agg, no pyplot: a ``matplotlib.figure.Figure`` attached to a ``FigureCanvasAgg`` never
+auto-displays in a notebook, needs no backend (no ipympl, no ``%matplotlib`` magic), and renders
+to an RGBA buffer that :func:`figure_to_png` encodes quickly. The reason this matters for strict
+nbval is in the ``course_utils.widgets`` docstring.
+
+Speed rules every panel follows (a slider redraw must stay well under 40 ms):
+  * artists are created once and then changed with ``set_height`` / ``set_width`` /
+    ``set_data`` / ``set_text`` / ``set_color``, never re-plotted;
+  * axis limits are fixed by the caller (no autoscaling per redraw), tick labels are few;
+  * PNG encoding uses Pillow at ``compress_level=1`` straight from ``canvas.buffer_rgba()``.
+
+Colours are the Okabe-Ito palette (safe for the common forms of colour blindness), and every
+role a colour plays (kept token, removed token, chosen token, ...) has one name in
+:data:`ROLE`, so all lessons speak the same visual language.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Sequence
+
+import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.patches import Rectangle
+from PIL import Image
+
+__all__ = [
+    "OKABE_ITO",
+    "ROLE",
+    "DPI",
+    "visible",
+    "token_label",
+    "new_figure",
+    "figure_to_png",
+    "BarPanel",
+    "CurvePanel",
+    "TokenTextPanel",
+]
+
+#: The Okabe-Ito colour-blind-safe palette (Okabe & Ito, 2008), as hex strings.
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
+}
+
+#: What each colour means in every lesson. ``removed`` is a light grey: greyed-out tokens read
+#: as "gone" for every viewer, whatever their colour vision.
+ROLE = {
+    "bar": OKABE_ITO["blue"],  # a token's probability (or logit), nothing special
+    "kept": OKABE_ITO["blue"],  # survives truncation
+    "removed": "#C8C8C8",  # cut by truncation
+    "chosen": OKABE_ITO["vermillion"],  # the token that was sampled / is highlighted
+    "curve": OKABE_ITO["orange"],  # a quantity plotted against a dial
+    "second_curve": OKABE_ITO["bluish_green"],
+    "threshold": OKABE_ITO["black"],  # a p line, a k line, a current-value marker
+    "text": "#222222",
+}
+
+#: Screen dots per inch for explorer figures: sharp enough to read 9-pt token labels, small
+#: enough that drawing and PNG-encoding stay fast.
+DPI = 80
+
+_VISIBLE_CHARS = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
+
+
+def visible(text: str) -> str:
+    """Show whitespace in a token: a space as ␣, a newline as ↵, a tab as ⇥.
+
+    ``' Paris'`` and ``'Paris'`` are different tokens; a plot label must show the difference.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"visible(text) needs a str, got {type(text).__name__} {text!r}")
+    return "".join(_VISIBLE_CHARS.get(ch, ch) for ch in text)
+
+
+def token_label(text: str, max_chars: int = 14) -> str:
+    """A plot label for a token: whitespace made visible, long tokens shortened with '…'.
+
+    An empty token shows as ∅ so that its bar still has a label.
+    """
+    if max_chars < 2:
+        raise ValueError(f"max_chars must be at least 2, got {max_chars}")
+    label = visible(text)
+    if label == "":
+        return "∅"
+    if len(label) > max_chars:
+        return label[: max_chars - 1] + "…"
+    return label
+
+
+def new_figure(width_px: int, height_px: int, dpi: int = DPI) -> Figure:
+    """A pyplot-free figure with an Agg canvas: it never auto-displays and needs no backend."""
+    figure = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def figure_to_png(figure: Figure, compress_level: int = 1) -> bytes:
+    """Render ``figure`` with Agg and encode it as PNG bytes, fast.
+
+    ``figure.savefig`` goes through a second full draw and zlib level 6; drawing once and
+    encoding the RGBA buffer with Pillow at level 1 is several times faster and the file is
+    only modestly larger (flat-colour plots compress well at any level).
+    """
+    canvas = figure.canvas
+    canvas.draw()
+    width, height = canvas.get_width_height(physical=True)
+    rgba = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    out = io.BytesIO()
+    rgba.convert("RGB").save(out, format="PNG", compress_level=compress_level)
+    return out.getvalue()
+
+
+def _percent(value: float) -> str:
+    if value == 0:
+        return "0%"
+    if value < 0.001:
+        return "<0.1%"
+    return f"{value:.1%}"
+
+
+class BarPanel:
+    """A fixed number of bar slots, one per token, updated in place.
+
+    ``horizontal=True`` puts token labels on the y axis with the first slot on top: the most
+    readable layout for ranked tokens. ``horizontal=False`` gives classic upright bars, with
+    slots in the order given (used where bars line up with sliders).
+
+    Slots beyond the data passed to :meth:`update` are hidden, so the same panel serves any
+    number of tokens up to ``n_slots``.
+    """
+
+    def __init__(
+        self,
+        ax,
+        n_slots: int,
+        *,
+        horizontal: bool = True,
+        value_label: str = "probability",
+        limits: tuple[float, float] = (0.0, 1.0),
+        value_format=_percent,
+        show_values: bool = True,
+        label_fontsize: float = 9,
+    ):
+        if n_slots < 1:
+            raise ValueError(f"n_slots must be at least 1, got {n_slots}")
+        self.ax = ax
+        self.n_slots = n_slots
+        self.horizontal = horizontal
+        self.value_format = value_format
+        positions = np.arange(n_slots)
+        zeros = np.zeros(n_slots)
+        if horizontal:
+            self.bars = list(ax.barh(positions, zeros, height=0.72, color=ROLE["bar"]))
+            ax.set_ylim(n_slots - 0.5, -0.5)
+            ax.set_yticks(positions, [""] * n_slots, fontsize=label_fontsize)
+            ax.set_xlabel(value_label)
+            ax.tick_params(axis="y", length=0)
+        else:
+            self.bars = list(ax.bar(positions, zeros, width=0.72, color=ROLE["bar"]))
+            ax.set_xlim(-0.5, n_slots - 0.5)
+            ax.set_xticks(positions, [""] * n_slots, fontsize=label_fontsize)
+            ax.set_ylabel(value_label)
+            ax.tick_params(axis="x", length=0)
+        self._value_axis = ax.xaxis if horizontal else ax.yaxis
+        self._label_axis = ax.yaxis if horizontal else ax.xaxis
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        self.value_texts = []
+        if show_values:
+            for position in positions:
+                xy = (0.0, position) if horizontal else (position, 0.0)
+                self.value_texts.append(
+                    ax.text(
+                        *xy,
+                        "",
+                        fontsize=label_fontsize - 1,
+                        color=ROLE["text"],
+                        va="center" if horizontal else "bottom",
+                        ha="left" if horizontal else "center",
+                        clip_on=False,
+                    )
+                )
+        self._labels: list[str] = [""] * n_slots
+        self._values = np.zeros(n_slots)
+        self._n_shown = 0
+        self.set_limits(*limits)
+
+    def set_limits(self, low: float, high: float) -> None:
+        """Fix the value axis to [low, high] (no autoscaling on redraw)."""
+        if not high > low:
+            raise ValueError(f"limits must satisfy low < high, got ({low}, {high})")
+        self._limits = (float(low), float(high))
+        if self.horizontal:
+            self.ax.set_xlim(low, high)
+        else:
+            self.ax.set_ylim(low, high)
+
+    def update(
+        self,
+        values: Sequence[float],
+        labels: Sequence[str] | None = None,
+        colors: Sequence[str] | str | None = None,
+    ) -> None:
+        """Show ``values`` in the first ``len(values)`` slots; hide the rest.
+
+        ``labels`` are used as given (pass them through :func:`token_label` first); ``None``
+        keeps the current labels. ``colors`` is one colour for all bars or one per bar.
+        """
+        values = np.asarray(values, dtype=float)
+        n = len(values)
+        if n > self.n_slots:
+            raise ValueError(f"got {n} values for a panel with {self.n_slots} slots")
+        if labels is not None:
+            if len(labels) != n:
+                raise ValueError(f"got {len(labels)} labels for {n} values")
+            self._labels = list(labels) + [""] * (self.n_slots - n)
+            self._label_axis.set_ticklabels(self._labels)
+        if colors is None:
+            colors = [ROLE["bar"]] * n
+        elif isinstance(colors, str):
+            colors = [colors] * n
+        elif len(colors) != n:
+            raise ValueError(f"got {len(colors)} colors for {n} values")
+        low, high = self._limits
+        pad = 0.01 * (high - low)
+        for i, bar in enumerate(self.bars):
+            shown = i < n
+            value = float(values[i]) if shown else 0.0
+            bar.set_visible(shown)
+            if self.horizontal:
+                bar.set_width(value)
+            else:
+                bar.set_height(value)
+            if shown:
+                bar.set_facecolor(colors[i])
+            if self.value_texts:
+                text = self.value_texts[i]
+                text.set_visible(shown)
+                if shown:
+                    end = max(value, 0.0) + pad
+                    if self.horizontal:
+                        text.set_x(end)
+                    else:
+                        text.set_y(end)
+                    text.set_text(self.value_format(value))
+        self._values = values
+        self._n_shown = n
+
+    # Read-back accessors: tests assert what the figure shows through these.
+    @property
+    def values(self) -> list[float]:
+        """Bar lengths currently drawn, one per shown slot."""
+        get = (lambda b: b.get_width()) if self.horizontal else (lambda b: b.get_height())
+        return [float(get(bar)) for bar in self.bars[: self._n_shown]]
+
+    @property
+    def labels(self) -> list[str]:
+        """Token labels currently drawn, one per shown slot."""
+        return self._labels[: self._n_shown]
+
+    @property
+    def colors(self) -> list[str]:
+        """Bar face colours currently drawn, as '#rrggbb' strings."""
+        return [to_hex(bar.get_facecolor()) for bar in self.bars[: self._n_shown]]
+
+    @property
+    def value_strings(self) -> list[str]:
+        """The value annotations currently drawn next to the bars."""
+        return [t.get_text() for t in self.value_texts[: self._n_shown]]
+
+
+class CurvePanel:
+    """One or two curves against a dial (e.g. entropy vs temperature) with the current value marked.
+
+    The curves change only when their data does (:meth:`set_curves`); moving the dial only moves
+    the marker (:meth:`mark`), which is two ``set_data`` calls.
+    """
+
+    def __init__(
+        self,
+        ax,
+        *,
+        xlabel: str,
+        ylabel: str,
+        xlim: tuple[float, float],
+        ylim: tuple[float, float],
+        names: Sequence[str] = ("",),
+        colors: Sequence[str] | None = None,
+    ):
+        self.ax = ax
+        colors = list(colors or [ROLE["curve"], ROLE["second_curve"]])[: len(names)]
+        self.lines = []
+        for name, color in zip(names, colors):
+            (line,) = ax.plot([], [], color=color, lw=2, label=name or None)
+            self.lines.append(line)
+        if any(names) and len(names) > 1:
+            ax.legend(loc="best", fontsize=8, frameon=False)
+        self.marker_line = ax.axvline(xlim[0], color=ROLE["threshold"], lw=1, ls="--")
+        self.marker_points = []
+        for color in colors:
+            (point,) = ax.plot([], [], "o", color=color, markeredgecolor=ROLE["threshold"], ms=6)
+            self.marker_points.append(point)
+        ax.set_xlim(*xlim)
+        ax.set_ylim(*ylim)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        ax.grid(True, lw=0.4, alpha=0.5)
+
+    def set_curves(self, x: Sequence[float], *ys: Sequence[float]) -> None:
+        """Replace the curve data (one y array per name given at construction)."""
+        if len(ys) != len(self.lines):
+            raise ValueError(f"got {len(ys)} curves for a panel with {len(self.lines)}")
+        for line, y in zip(self.lines, ys):
+            line.set_data(x, y)
+
+    def mark(self, x: float, *ys: float) -> None:
+        """Move the current-value marker to ``x``, with a dot on each curve at ``ys``."""
+        self.marker_line.set_xdata([x, x])
+        for point, y in zip(self.marker_points, ys):
+            point.set_data([x], [y])
+
+    @property
+    def marked_x(self) -> float:
+        return float(self.marker_line.get_xdata()[0])
+
+
+@dataclass
+class _PlacedToken:
+    text: str
+    x: float
+    line: int
+    width: float
+
+
+class TokenTextPanel:
+    """Text laid out token by token, each generated token on a box shaded by a number in [0, 1].
+
+    Used to show generated text where each token's background says how probable it was when
+    it was chosen. The prompt is drawn plain; token widths are measured once per token with
+    the renderer, so adding a token costs a few text measurements, not a re-layout.
+    """
+
+    def __init__(self, ax, *, fontsize: float = 11, max_lines: int = 6, cmap: str = "Blues"):
+        self.ax = ax
+        self.fontsize = fontsize
+        self.max_lines = max_lines
+        self._prop = FontProperties(size=fontsize)
+        self._cmap = matplotlib.colormaps[cmap]
+        ax.set_xlim(0, 1)
+        ax.set_ylim(max_lines, 0)
+        ax.set_axis_off()
+        self._artists: list = []
+        self.tokens: list[str] = []
+        self.shades: list[float | None] = []
+
+    def _width(self, text: str) -> float:
+        """Token width as a fraction of the axes width."""
+        figure = self.ax.figure
+        renderer = figure.canvas.get_renderer()
+        width_px, _, _ = renderer.get_text_width_height_descent(text, self._prop, ismath=False)
+        axes_px = self.ax.get_window_extent(renderer).width
+        return width_px / axes_px
+
+    def set_tokens(self, tokens: Sequence[str], shades: Sequence[float | None]) -> None:
+        """Lay out ``tokens``; a shade of None draws the token plain (e.g. the prompt).
+
+        Newlines in tokens start a new line and are shown as ↵; lines that do not fit are
+        dropped from the top, so the newest text stays visible.
+        """
+        if len(tokens) != len(shades):
+            raise ValueError(f"got {len(tokens)} tokens and {len(shades)} shades")
+        for artist in self._artists:
+            artist.remove()
+        self._artists = []
+        self.tokens = list(tokens)
+        self.shades = list(shades)
+        placed: list[_PlacedToken] = []
+        x, line = 0.0, 0
+        for text in tokens:
+            shown = text.replace("\n", "↵")
+            width = self._width(shown.replace(" ", "\u00a0")) if shown else 0.0
+            if x + width > 1.0 and x > 0:
+                x, line = 0.0, line + 1
+            placed.append(_PlacedToken(shown, x, line, width))
+            x += width
+            if "\n" in text:
+                x, line = 0.0, line + 1
+        first_line = max(0, (placed[-1].line + 1 if placed else 0) - self.max_lines)
+        for token, shade in zip(placed, shades):
+            if token.line < first_line:
+                continue
+            y = token.line - first_line + 0.5
+            if shade is not None:
+                face = self._cmap(0.15 + 0.75 * float(np.clip(shade, 0.0, 1.0)))
+                self._artists.append(
+                    self.ax.add_patch(
+                        Rectangle(
+                            (token.x, y - 0.42), token.width, 0.84, facecolor=face, edgecolor="white", lw=0.5
+                        )
+                    )
+                )
+                color = "white" if shade > 0.55 else ROLE["text"]
+            else:
+                color = "#555555"
+            self._artists.append(
+                self.ax.text(
+                    token.x, y, token.text.replace(" ", "\u00a0"), fontproperties=self._prop,
+                    va="center", ha="left", color=color,
+                )
+            )
