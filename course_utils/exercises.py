@@ -453,3 +453,419 @@ first_token_probability_exercise = ValueExercise(
     ),
     praise="Token A takes about two thirds of the probability, though its logit is only 1 higher than B's.",
 )
+
+
+# =============================================================================================
+# Lesson 00 (start here): a warm-up that shows check / hint / solution
+# =============================================================================================
+
+
+class _VocabularySizeExercise(Exercise):
+    """Guess the model's vocabulary size; feedback says how far off the guess is, by what factor.
+
+    The expected value comes from the model itself, loaded only when ``check`` is called (the
+    model is cached per kernel, so this is free once a notebook has loaded it).
+    """
+
+    def _problem(self, answer: Any) -> str | None:
+        if isinstance(answer, bool) or not isinstance(answer, numbers.Real) or not np.isfinite(answer):
+            return f"Your guess should be a whole number, like 1000; got {type(answer).__name__} {answer!r}."
+        if answer != int(answer):
+            return f"A vocabulary has a whole number of tokens; {answer!r} is not a whole number."
+        from course_utils.model import load_model  # lazy: importing exercises must stay cheap
+
+        expected = load_model().vocab_size
+        guess = int(answer)
+        if guess == expected:
+            return None
+        if guess <= 0:
+            return "A vocabulary has at least one token: guess a positive number."
+        factor = max(expected / guess, guess / expected)
+        direction = "low" if guess < expected else "high"
+        if factor < 1.5:
+            return f"Close, but a little too {direction}. Try hint() to find the exact number."
+        return f"Too {direction}, by more than a factor of {int(factor)}. Guess again, or try hint()."
+
+
+lesson00_vocabulary = _VocabularySizeExercise(
+    "vocabulary",
+    question="How many different tokens does the course's model (SmolLM2-135M-Instruct) know?",
+    hints=(
+        "Tokens are pieces of words, not whole words: a vocabulary of a few thousand pieces could "
+        "spell anything, but models use more so that common words are one token. Think tens of thousands.",
+        "You do not have to guess: the model knows. `from course_utils.model import load_model`, "
+        "then look at `load_model().vocab_size`.",
+    ),
+    solution=(
+        "from course_utils.model import load_model\n"
+        "model = load_model()\n"
+        "exercises.lesson00_vocabulary.check(model.vocab_size)"
+    ),
+    praise="Every one of these tokens gets a score at every step of generation: that is lesson 01.",
+)
+
+
+# =============================================================================================
+# Lesson 01 (logits)
+# =============================================================================================
+
+
+def _no_array(case: Case, got: Any) -> str | None:
+    """The plain-words reason a result is not an array of numbers, or None if it is one."""
+    if got is None or got is Ellipsis:
+        return f"On {case.about}, your function returned {got!r}: did you forget `return` (or leave the `...` in)?"
+    try:
+        np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return f"On {case.about}, your function returned {_describe(got)}, which is not an array of numbers."
+    return None
+
+
+def _top_tokens_reference(logits, k):
+    return np.argsort(np.asarray(logits), kind="stable")[::-1][:k]
+
+
+_TOP_TOKENS_CASES = (
+    Case((np.array([0.1, 2.0, -1.0, 3.5, 0.7]), 3), "five logits, k=3"),
+    Case((np.array([0.1, 2.0, -1.0, 3.5, 0.7]), 1), "five logits, k=1"),
+    Case((np.array([0.3, -0.2, 0.9]), 3), "k equal to the number of tokens"),
+    Case((np.array([1.0, 5.0, 5.0, 2.0]), 2), "a tie for first place (either order is fine)"),
+    Case((np.array([-np.inf, 0.5, -np.inf, 0.2]), 2), "masked tokens (logit -inf)"),
+    Case(
+        (np.random.default_rng(1).normal(0.0, 3.0, size=49152).astype(np.float32), 20),
+        "a vocabulary-sized array of 49,152 random float32 logits, k=20",
+    ),
+)
+
+
+def _diagnose_top_tokens(case: Case, expected: np.ndarray, got: Any) -> str | None:
+    logits, k = case.args
+    problem = _no_array(case, got)
+    if problem:
+        return problem
+    got = np.asarray(got)
+    if got.shape != (k,):
+        return f"On {case.about}, you returned shape {got.shape}; expected a flat array of k = {k} indices."
+    if got.dtype.kind not in "iu":
+        top_values = np.sort(logits)[::-1][:k]
+        if got.dtype.kind == "f" and np.allclose(np.sort(got), np.sort(top_values)):
+            return f"On {case.about}, you returned the logit values themselves; return their indices (positions) instead."
+        return f"On {case.about}, you returned {got.dtype} values; token indices are whole numbers."
+    if got.min() < 0 or got.max() >= logits.size:
+        return f"On {case.about}, some of your indices are outside the range 0..{logits.size - 1}."
+    if len(set(got.tolist())) != k:
+        return f"On {case.about}, the same index appears more than once: list each token once."
+    chosen = logits[got]
+    if not np.array_equal(np.sort(chosen)[::-1], logits[expected]):
+        if np.isneginf(chosen).sum() > np.isneginf(logits[expected]).sum():
+            return (
+                f"On {case.about}, you picked masked tokens (logit -inf) over real ones: a masked "
+                "token is the least likely of all, never a top token."
+            )
+        if np.array_equal(np.sort(chosen), np.sort(logits)[:k]):
+            return f"On {case.about}, you returned the k *smallest* logits: np.argsort sorts from small to large."
+        return f"On {case.about}, your indices do not pick the k largest logits."
+    if np.any(np.diff(chosen) > 0):
+        return (
+            f"On {case.about}, you found the right tokens but not in order, largest first "
+            "(np.argpartition, for example, does not sort what it finds)."
+        )
+    return None
+
+
+lesson01_top_tokens = FunctionExercise(
+    "top_tokens",
+    reference=_top_tokens_reference,
+    cases=_TOP_TOKENS_CASES,
+    diagnose=_diagnose_top_tokens,
+    question=(
+        "Write top_tokens(logits, k): return the indices of the k largest logits, largest first. "
+        "Ties may come in either order; masked tokens (-inf) are the least likely of all."
+    ),
+    hints=(
+        "You need positions, not values: numpy has a function that returns the indices that would sort an array.",
+        "np.argsort sorts from smallest to largest. How do you reverse an array, and then keep its first k entries?",
+    ),
+    solution="def top_tokens(logits, k):\n    return np.argsort(np.asarray(logits))[::-1][:k]",
+    praise="That is the first step of every 'top tokens' plot, of top-k sampling, and of an API's top_logprobs.",
+)
+
+
+def _log_probs_reference(logits):
+    return sampling.log_softmax(np.asarray(logits, dtype=np.float64), axis=-1)
+
+
+_LOG_PROBS_CASES = (
+    Case((np.array([1.0, 2.0, 3.0]),), "three ordinary logits"),
+    Case((np.array([0.0, -800.0]),), "a very unlikely token (logits [0, -800])"),
+    Case((np.array([1000.0, 999.0]),), "very large logits [1000, 999]"),
+    Case((np.array([2.0, -np.inf, 1.0]),), "a masked token (a logit of -inf)"),
+    Case((np.array([[1.0, 2.0, 3.0], [1000.0, 0.0, -1000.0]]),), "a batch (a 2-D array, one row per sequence)"),
+)
+
+
+def _diagnose_log_probs(case: Case, expected: np.ndarray, got: Any) -> str | None:
+    (logits,) = case.args
+    problem = _no_array(case, got)
+    if problem:
+        return problem
+    got = np.asarray(got, dtype=np.float64)
+    if got.shape != expected.shape:
+        return (
+            f"On {case.about}, you returned shape {got.shape}; expected one log-probability per "
+            f"logit, shape {expected.shape}."
+        )
+    if np.isnan(got).any():
+        return (
+            f"On {case.about}, your function returned {_describe(got)}: a nan means an inf - inf or "
+            "0 / 0 happened somewhere. Which of your steps can overflow?"
+        )
+    masked = np.isneginf(expected)
+    wrongly_infinite = np.isneginf(got) & ~masked
+    if np.isneginf(got).all(axis=-1).any():
+        return (
+            f"On {case.about}, you returned {_describe(got)}: every token of a row came out -inf. "
+            "A sum of exponentials overflowed to inf (exp(1000) is too large for a float), and "
+            "z - inf is -inf. Can you keep every exponent small?"
+        )
+    if wrongly_infinite.any():
+        return (
+            f"On {case.about}, you returned -inf for a token whose probability is tiny but not zero "
+            f"(its log-probability is {_describe(expected[wrongly_infinite])}). Computing p first and "
+            "then np.log(p) loses it: p underflows to 0. Can you get log p without computing p?"
+        )
+    if not np.array_equal(np.isneginf(got), masked):
+        return f"On {case.about}, a masked token (logit -inf) has probability 0, so its log-probability must stay -inf."
+    if np.any(got > 1e-9):
+        return f"On {case.about}, you returned {_describe(got)}: a log-probability is never above 0 (p is never above 1)."
+    if np.allclose(got[~masked], expected[~masked], rtol=1e-7, atol=1e-9):
+        return None
+    if logits.ndim == 2:
+        whole = logits - np.logaddexp.reduce(logits, axis=None)
+        if np.allclose(got, whole, atol=1e-6):
+            return (
+                f"On {case.about}, you normalised over the whole batch at once; each row is its own "
+                "distribution, so every max and sum must run along the last axis."
+            )
+    return (
+        f"On {case.about}, you returned {_describe(got)}, but the log-probabilities are "
+        f"{_describe(expected)}. Check that exp() of your answer sums to 1 (per row)."
+    )
+
+
+lesson01_log_probs = FunctionExercise(
+    "log_probs",
+    reference=_log_probs_reference,
+    cases=_LOG_PROBS_CASES,
+    diagnose=_diagnose_log_probs,
+    question=(
+        "Write log_probs(logits): the natural-log probability of every token, log p_i, for a 1-D "
+        "array or a 2-D batch (one row per sequence). It must be exact where np.log(softmax(z)) "
+        "fails: very unlikely tokens, very large logits, and masked (-inf) tokens."
+    ),
+    hints=(
+        "Write the formula out: log p_i = log(exp(z_i) / sum_j exp(z_j)) = z_i - log(sum_j exp(z_j)). "
+        "Only the second term needs care.",
+        "log(sum_j exp(z_j)) overflows for huge logits. Subtract the largest logit m first: "
+        "log(sum_j exp(z_j)) = m + log(sum_j exp(z_j - m)).",
+        "For a batch, take the max and the sum along the last axis with keepdims=True so they "
+        "broadcast back over each row.",
+    ),
+    solution=(
+        "def log_probs(logits):\n"
+        "    z = np.asarray(logits, dtype=float)\n"
+        "    m = z.max(axis=-1, keepdims=True)\n"
+        "    return z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))"
+    ),
+    praise=(
+        "This is log_softmax, what an API's logprobs are made of; scipy calls the second term "
+        "logsumexp, and PyTorch's log_softmax computes it exactly this way."
+    ),
+)
+
+
+def _missing_mass_reference(top_logprobs):
+    return 1.0 - float(np.exp(np.asarray(top_logprobs, dtype=np.float64)).sum())
+
+
+_MISSING_MASS_CASES = (
+    Case(([-0.2, -2.5, -4.0],), "three top_logprobs [-0.2, -2.5, -4.0]"),
+    Case(([-0.2578, -2.73, -4.42, -4.61, -4.75],), "five top_logprobs, as an API returns them"),
+    Case(([-0.0001],), "a single, nearly certain token"),
+    Case((np.array([-1.2, -1.5, -1.9]),), "a numpy array of three logprobs"),
+    Case(([],), "an empty list (top_logprobs=0 returns no alternatives)"),
+)
+
+
+def _diagnose_missing_mass(case: Case, expected: float, got: Any) -> str | None:
+    (top,) = case.args
+    if got is None or got is Ellipsis:
+        return f"On {case.about}, your function returned {got!r}: did you forget `return` (or leave the `...` in)?"
+    if isinstance(got, np.ndarray) and got.size == 1:
+        got = got.item()
+    if isinstance(got, bool) or not isinstance(got, numbers.Real):
+        return f"On {case.about}, you returned {_describe(got)}; expected a single number."
+    got = float(got)
+    if abs(got - expected) <= 1e-9:
+        return None
+    logprobs = np.asarray(top, dtype=np.float64)
+    covered = float(np.exp(logprobs).sum())
+    if abs(got - covered) <= 1e-9:
+        return (
+            f"On {case.about}, you returned the probability the listed tokens cover ({got:.4f}); "
+            "the question asks for the probability of everything else."
+        )
+    if abs(got - (1.0 - logprobs.sum())) <= 1e-9 or abs(got - logprobs.sum()) <= 1e-9:
+        return f"On {case.about}, you added the log-probabilities themselves; turn each one into a probability first."
+    if abs(got - (1.0 - float(np.power(10.0, logprobs).sum()))) <= 1e-9:
+        return f"On {case.about}: APIs report natural logarithms (base e), not base 10."
+    if not 0.0 <= got <= 1.0:
+        return f"On {case.about}, you returned {got:.4g}, which cannot be a probability: it must lie between 0 and 1."
+    return f"On {case.about}, you returned {got:.6f}, which is not the probability of the unlisted tokens."
+
+
+lesson01_missing_mass = FunctionExercise(
+    "missing_mass",
+    reference=_missing_mass_reference,
+    cases=_MISSING_MASS_CASES,
+    diagnose=_diagnose_missing_mass,
+    question=(
+        "An API returned the top_logprobs of one position (natural-log probabilities of the most "
+        "likely tokens). Write missing_mass(top_logprobs): the probability that the next token is "
+        "none of the listed ones."
+    ),
+    hints=(
+        "Each logprob is log p. What undoes a natural logarithm?",
+        "All tokens together have probability 1. Subtract what the listed tokens have.",
+    ),
+    solution="def missing_mass(top_logprobs):\n    return 1.0 - float(np.sum(np.exp(top_logprobs)))",
+    praise="Now you can tell from any API response how much of the distribution it did not show you.",
+)
+
+
+# =============================================================================================
+# Lesson 02 (softmax): exercise 1 is softmax_exercise above; these two follow it
+# =============================================================================================
+
+
+def _is_pmf_reference(values):
+    values = np.asarray(values, dtype=np.float64)
+    return bool(
+        values.size > 0 and np.all(np.isfinite(values)) and np.all(values >= 0) and abs(values.sum() - 1.0) <= 1e-6
+    )
+
+
+# 0.7 + 0.2 + 0.1 is not exactly 1.0 in binary floating point: a correct is_pmf must allow for it.
+_ROUNDED_PMF = np.array([0.7, 0.2, 0.1])
+
+_IS_PMF_CASES = (
+    Case((np.array([0.2, 0.3, 0.5]),), "[0.2, 0.3, 0.5], a valid PMF"),
+    Case((sampling.softmax([1.1, 0.5, 0.85, 0.97, 1.2, 0.3]),), "the six-token softmax from the lesson, a valid PMF"),
+    Case((np.array([1.0]),), "[1.0], one certain token, a valid PMF"),
+    Case(
+        (_ROUNDED_PMF,),
+        f"{_describe(_ROUNDED_PMF)}, a valid PMF whose floating-point sum is {float(_ROUNDED_PMF.sum())!r}, "
+        "not exactly 1",
+    ),
+    Case((np.array([0.2, 0.3, 0.4]),), "[0.2, 0.3, 0.4], which sums to 0.9"),
+    Case((np.array([1.2, -0.2]),), "[1.2, -0.2], which sums to 1 but has a negative value"),
+    Case((np.array([2.0]),), "[2.0], a value above 1"),
+    Case((np.array([np.nan, 1.0]),), "[nan, 1.0]"),
+    Case((np.array([0.5, np.inf]),), "[0.5, inf]"),
+    Case((np.array([]),), "an empty array, a distribution over nothing"),
+    Case((np.full(4, 3.99),), "[3.99, 3.99, 3.99, 3.99], values a density may take"),
+)
+
+
+def _diagnose_is_pmf(case: Case, expected: bool, got: Any) -> str | None:
+    if got is None or got is Ellipsis:
+        return f"On {case.about}, your function returned {got!r}: did you forget `return` (or leave the `...` in)?"
+    if not isinstance(got, (bool, np.bool_)):
+        return f"On {case.about}, you returned {_describe(got)}; return True or False (bool(...) converts)."
+    if bool(got) == expected:
+        return None
+    (values,) = case.args
+    if expected:
+        return f"On {case.about}, you said False, but it is a PMF. Is your test of the sum too strict?"
+    if values.size == 0:
+        return f"On {case.about}, you said True, but a PMF needs at least one outcome to give probability to."
+    if not np.isfinite(values).all():
+        return f"On {case.about}, you said True, but nan and inf are not probabilities: every value must be a finite number."
+    if abs(values.sum() - 1.0) <= 1e-6:
+        return f"On {case.about}, you said True: the sum is right, but every value must also be a probability."
+    return f"On {case.about}, you said True, but the values do not sum to 1."
+
+
+lesson02_is_pmf = FunctionExercise(
+    "is_pmf",
+    reference=_is_pmf_reference,
+    cases=_IS_PMF_CASES,
+    diagnose=_diagnose_is_pmf,
+    question=(
+        "Write is_pmf(values): True if the array is a valid probability mass function over tokens, "
+        "False otherwise. Floating-point sums are rarely exactly 1: allow a tolerance of 1e-6."
+    ),
+    hints=(
+        "List what every PMF satisfies: what must be true of each value, and of their sum?",
+        "Each value must be a finite number between 0 and 1, and the values must sum to 1 within "
+        "1e-6. An empty array is not a distribution. np.all and np.isfinite help.",
+    ),
+    solution=(
+        "def is_pmf(values):\n"
+        "    values = np.asarray(values, dtype=float)\n"
+        "    return bool(\n"
+        "        values.size > 0\n"
+        "        and np.all(np.isfinite(values))\n"
+        "        and np.all(values >= 0)\n"
+        "        and abs(values.sum() - 1.0) <= 1e-6\n"
+        "    )"
+    ),
+    praise="Non-negative, finite, summing to 1: every softmax output passes, and nothing else needs to.",
+)
+
+
+_P_LEAD = 0.9
+_LOGIT_GAP = float(np.log(_P_LEAD / (1 - _P_LEAD)))
+
+
+class _LogitGapExercise(ValueExercise):
+    """A ValueExercise whose fallback message says what the learner's gap would give instead."""
+
+    def _problem(self, answer: Any) -> str | None:
+        problem = super()._problem(answer)
+        if problem is None or not problem.endswith("Try hint() if you are stuck."):
+            return problem
+        gap = float(np.asarray(answer))
+        if gap <= 0:
+            return "The first token must be the more likely one, so its logit is the larger: the gap is positive."
+        p = float(sampling.softmax([gap, 0.0])[0])
+        return f"With a gap of {gap:g}, softmax gives the first token p = {p:.4f}, not {_P_LEAD}. Try hint() if you are stuck."
+
+
+lesson02_logit_gap = _LogitGapExercise(
+    "logit_gap",
+    expected=_LOGIT_GAP,
+    tolerance=1e-3,
+    question=(
+        f"Two tokens compete. How much larger must the first token's logit be than the second's "
+        f"for softmax to give the first probability {_P_LEAD}?"
+    ),
+    hints=(
+        "With two tokens, p_a / p_b = e^(z_a - z_b): only the gap matters.",
+        f"If p_a = {_P_LEAD}, then p_b = {1 - _P_LEAD:g}. What is their ratio, and which function undoes e^x?",
+    ),
+    solution=f"logit_gap = np.log({_P_LEAD} / (1 - {_P_LEAD}))",
+    mistakes=(
+        (_P_LEAD, f"{_P_LEAD} is the probability itself; the question asks how far apart the two logits are."),
+        (_P_LEAD / (1 - _P_LEAD), "That is the ratio p_a / p_b (the odds). Logits differ by the logarithm of that ratio."),
+        (
+            float(np.log10(_P_LEAD / (1 - _P_LEAD))),
+            "Close: softmax uses e^z, so the logarithm is the natural one (np.log), not base 10.",
+        ),
+        (float(np.log(_P_LEAD)), "That is log p_a alone; the gap compares the two tokens: think of p_a / p_b."),
+    ),
+    praise=(
+        f"A logit gap of {_LOGIT_GAP:.2f} means odds of {_P_LEAD / (1 - _P_LEAD):.0f} to 1; "
+        "every extra unit of gap multiplies the odds by e."
+    ),
+)
