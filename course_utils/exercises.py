@@ -869,3 +869,545 @@ lesson02_logit_gap = _LogitGapExercise(
         "every extra unit of gap multiplies the odds by e."
     ),
 )
+
+
+# ============================================================================================
+# Lesson 03 (temperature)
+# ============================================================================================
+
+
+def _returned_nothing(case: Case, got: Any) -> str | None:
+    """The message for a function that still has its placeholder body (or forgot `return`)."""
+    if got is None:
+        return (
+            f"On {case.about}, your function returned None. Replace the placeholder `...` with "
+            "your code, and make sure the function ends with a `return`."
+        )
+    return None
+
+
+def _temperature_softmax_reference(logits, temperature):
+    return sampling.softmax(np.asarray(logits, dtype=np.float64), temperature=temperature)
+
+
+_TEMPERATURE_CASES = (
+    Case((np.array([2.0, 1.0, 0.1]), 1.0), "logits [2.0, 1.0, 0.1] at temperature 1"),
+    Case((np.array([2.0, 1.0, 0.1]), 0.5), "logits [2.0, 1.0, 0.1] at temperature 0.5"),
+    Case((np.array([2.0, 1.0, 0.1]), 2.0), "logits [2.0, 1.0, 0.1] at temperature 2"),
+    Case((np.array([1.5, 1.5, 1.5]), 0.3), "a tie (three equal logits) at temperature 0.3"),
+    Case((np.array([0.0, -np.inf, 1.0]), 0.7), "a masked token (a logit of -inf) at temperature 0.7"),
+    Case((np.array([10.0, 9.0, 7.5]), 0.01), "ordinary logits [10, 9, 7.5] at a tiny temperature, 0.01"),
+    Case((np.array([1000.0, 999.0]), 2.0), "very large logits [1000, 999] at temperature 2"),
+)
+
+
+def _diagnose_temperature_softmax(case: Case, expected: np.ndarray, got: Any) -> str | None:
+    if (nothing := _returned_nothing(case, got)) is not None:
+        return nothing
+    logits, t = case.args
+    shown = f"logits {_describe(logits)} at temperature {t:g}"
+    try:
+        got = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return f"For {shown}, your function returned {got!r}, which is not an array of numbers."
+    if got.shape != expected.shape:
+        return (
+            f"For {shown}, your function returned shape {got.shape} instead of {expected.shape}: "
+            "one probability per logit."
+        )
+    if np.isnan(got).any():
+        scaled = logits[np.isfinite(logits)] / t
+        if scaled.max() > 700:
+            return (
+                f"For {shown}, your function returned {_describe(got)}. Dividing by a small "
+                f"temperature makes the logits huge ({scaled.max():g} here) and exp() of that "
+                "overflows to inf; inf / inf is nan. Lesson 02's trick still works after dividing by T."
+            )
+        return (
+            f"For {shown}, your function returned {_describe(got)}. A -inf logit must give "
+            "probability exactly 0; look for an operation that turns it into nan (inf - inf, 0 * inf)."
+        )
+    if np.allclose(got, expected, rtol=1e-6, atol=1e-12):
+        return None
+    finite = np.isfinite(logits)
+    if t != 1.0 and np.allclose(got, sampling.softmax(np.where(finite, logits * t, -np.inf)), atol=1e-9):
+        return (
+            f"For {shown}, your probabilities are {'sharper' if t > 1 else 'flatter'} than at "
+            f"temperature 1, but a temperature {'above' if t > 1 else 'below'} 1 should make them "
+            f"{'flatter' if t > 1 else 'sharper'}. Are you multiplying the logits by T instead of dividing?"
+        )
+    if t != 1.0 and np.allclose(got, sampling.softmax(logits), atol=1e-9):
+        return (
+            f"For {shown}, your function returned the temperature-1 probabilities {_describe(got)}: "
+            "the temperature has no effect. Divide the logits by it before the softmax."
+        )
+    if not np.isclose(got.sum(), 1.0):
+        return (
+            f"For {shown}, your probabilities sum to {got.sum():.6g}, not 1. "
+            "Whatever you do to the logits, normalise at the end."
+        )
+    return f"For {shown}, your function returned {_describe(got)}, but the right probabilities are {_describe(expected)}."
+
+
+temperature_softmax_exercise = FunctionExercise(
+    "softmax_t",
+    reference=_temperature_softmax_reference,
+    cases=_TEMPERATURE_CASES,
+    diagnose=_diagnose_temperature_softmax,
+    question=(
+        "Write softmax_t(logits, temperature): a 1-D array of logits and a temperature T > 0 in, "
+        "the probabilities exp(z_i / T) / sum_j exp(z_j / T) out. It must survive huge logits, "
+        "tiny temperatures, -inf (a masked token) and ties. Do not call course_utils.sampling."
+    ),
+    hints=(
+        "Temperature comes first: divide every logit by T, then take an ordinary softmax of the result.",
+        "Dividing by T = 0.01 multiplies the logits by 100, so exp() can overflow even for ordinary "
+        "logits. Lesson 02's fix applies to the scaled logits: subtract their maximum before exp().",
+        "np.asarray(logits, dtype=float) / temperature, then subtract .max(), np.exp, divide by the sum. "
+        "-inf stays -inf through all of that, and exp(-inf) is exactly 0.",
+    ),
+    solution=(
+        "def softmax_t(logits, temperature):\n"
+        "    scaled = np.asarray(logits, dtype=float) / temperature\n"
+        "    exps = np.exp(scaled - scaled.max())  # the largest exponent is 0: no overflow\n"
+        "    return exps / exps.sum()"
+    ),
+    praise="Divide, shift, exponentiate, normalise: every library's temperature in four steps.",
+)
+
+_P_TARGET = 0.9
+
+
+def _temperature_for_target() -> float:
+    """The T at which token A of the A/B/C example gets probability _P_TARGET, by bisection."""
+    low, high = 1e-3, 1.0  # P(A) falls as T rises: above the target at `low`, below at `high`
+    for _ in range(80):
+        mid = (low + high) / 2
+        if sampling.softmax(_LOGITS_ABC, temperature=mid)[0] > _P_TARGET:
+            low = mid
+        else:
+            high = mid
+    return (low + high) / 2
+
+
+class _TemperatureForTargetExercise(ValueExercise):
+    """A ValueExercise that, for a wrong temperature, says whether it is too hot or too cold."""
+
+    def _problem(self, answer: Any) -> str | None:
+        problem = super()._problem(answer)
+        if problem is None or not problem.endswith("Try hint() if you are stuck."):
+            return problem
+        t = float(np.asarray(answer).item())
+        if t <= 0:
+            return f"A temperature must be positive; {t:g} is not. P(A) falls as T rises, so search between 0 and 1."
+        p_a = sampling.softmax(_LOGITS_ABC, temperature=t)[0]
+        direction = "too hot: try a lower T" if p_a < _P_TARGET else "too cold: try a higher T"
+        return f"At T = {t:g}, token A gets {p_a:.4f}, not {_P_TARGET}. That is {direction}."
+
+
+_T_TARGET = _temperature_for_target()
+
+temperature_for_target_exercise = _TemperatureForTargetExercise(
+    "temperature_for_target",
+    expected=_T_TARGET,
+    tolerance=0.001,
+    question=(
+        "In the A/B/C example (logits [2.0, 1.0, 0.1]) find the temperature at which token A gets "
+        "exactly 90% of the probability, to 3 decimals."
+    ),
+    hints=(
+        "At T = 1, A gets about two thirds. To give it more, make the distribution sharper: T < 1.",
+        "P(A) only falls as T rises, so you can search: try a T, compute softmax(z, temperature=T)[0], "
+        "and move T down if P(A) is below 0.9, up if it is above.",
+        "Bisection: keep an interval [low, high] with P(A) > 0.9 at low and < 0.9 at high, and halve "
+        "it 30 times around its midpoint.",
+    ),
+    solution=(
+        "z = [2.0, 1.0, 0.1]\n"
+        "low, high = 0.01, 1.0\n"
+        "for _ in range(40):\n"
+        "    mid = (low + high) / 2\n"
+        "    if softmax(z, temperature=mid)[0] > 0.9:\n"
+        "        low = mid\n"
+        "    else:\n"
+        "        high = mid\n"
+        "T_for_90 = round(mid, 3)"
+    ),
+    mistakes=(
+        (
+            1 / _T_TARGET,
+            "That is 1/T, the factor the logits are multiplied by. The temperature is the number "
+            "you divide them by.",
+        ),
+    ),
+    praise="Exactly: a temperature a bit below 0.5 turns A's two thirds into nine tenths.",
+)
+
+
+def _effective_choices_reference(probs):
+    return float(2.0 ** sampling.entropy(np.asarray(probs, dtype=np.float64)))
+
+
+_EFFECTIVE_CHOICES_CASES = (
+    Case((np.array([0.25, 0.25, 0.25, 0.25]),), "a uniform distribution over 4 tokens"),
+    Case((np.array([0.5, 0.25, 0.25]),), "the distribution [0.5, 0.25, 0.25]"),
+    Case((np.array([1.0, 0.0, 0.0]),), "a certain token (the others have probability 0)"),
+    Case((np.array([0.5, 0.5, 0.0, 0.0]),), "a fair coin among four tokens, two of them impossible"),
+    Case((_P_ABC,), "the A/B/C probabilities at temperature 1"),
+)
+
+
+def _diagnose_effective_choices(case: Case, expected: float, got: Any) -> str | None:
+    if (nothing := _returned_nothing(case, got)) is not None:
+        return nothing
+    (probs,) = case.args
+    shown = _describe(probs)
+    try:
+        value = float(np.asarray(got, dtype=np.float64).item())
+    except (TypeError, ValueError):
+        return f"For probs {shown}, your function returned {got!r}; it should return a single number."
+    if np.isnan(value):
+        return (
+            f"For probs {shown}, your function returned nan. A zero probability gives 0 * log(0) = "
+            "0 * -inf = nan in numpy, but its contribution to the entropy is 0 (the limit of p log p "
+            "as p -> 0). Leave zero probabilities out of the sum."
+        )
+    if np.isclose(value, expected, rtol=1e-6):
+        return None
+    h_bits = float(sampling.entropy(probs))
+    if np.isclose(value, h_bits, rtol=1e-6):
+        return f"For probs {shown}, you returned the entropy H = {value:.4g} bits itself. The effective number of choices is 2 to the power H."
+    if np.isclose(value, np.exp(h_bits), rtol=1e-6):
+        return (
+            f"For probs {shown}, you returned {value:.4g}: e to the power of the entropy in bits. "
+            "Bits and 2**H go together (or nats, np.log, and np.exp(H)); mixing them is off by a factor."
+        )
+    if np.isclose(value, 2.0 ** -h_bits, rtol=1e-6):
+        return f"For probs {shown}, you returned {value:.4g}, which is below 1. Check the sign of the entropy: H = -sum p log2 p is never negative."
+    return f"For probs {shown}, your function returned {value:.4g}; the effective number of choices is {expected:.4g}."
+
+
+effective_choices_exercise = FunctionExercise(
+    "effective_choices",
+    reference=_effective_choices_reference,
+    cases=_EFFECTIVE_CHOICES_CASES,
+    diagnose=_diagnose_effective_choices,
+    question=(
+        "Write effective_choices(probs): the number 2**H, where H = -sum_i p_i log2 p_i is the "
+        "entropy in bits of a 1-D probability vector. Zero probabilities contribute 0 (0 log 0 = 0)."
+    ),
+    hints=(
+        "Check yourself on two cases you know: a uniform distribution over 4 tokens must give 4, "
+        "a certain token must give 1.",
+        "np.log2(0) is -inf and 0 * -inf is nan. Keep only the non-zero probabilities: p = p[p > 0].",
+    ),
+    solution=(
+        "def effective_choices(probs):\n"
+        "    p = np.asarray(probs, dtype=float)\n"
+        "    p = p[p > 0]                    # 0 log 0 = 0: zero-probability tokens add nothing\n"
+        "    return 2 ** -(p * np.log2(p)).sum()"
+    ),
+    praise="A uniform choice among k tokens gives exactly k: that is why 2**H reads as 'how many real options'.",
+)
+
+
+# ============================================================================================
+# Lesson 04 (top-k, top-p, min-p, and the order of the chain)
+# ============================================================================================
+
+
+def _tokens(n: int) -> str:
+    return f"{n} token" if n == 1 else f"{n} tokens"
+
+
+def _kept(filtered_logits: np.ndarray) -> np.ndarray:
+    return np.isfinite(filtered_logits)
+
+
+def _top_p_keep_reference(probs, top_p):
+    with np.errstate(divide="ignore"):
+        return _kept(sampling.top_p_filter(np.log(np.asarray(probs, dtype=np.float64)), top_p))
+
+
+def _min_p_keep_reference(probs, min_p):
+    with np.errstate(divide="ignore"):
+        return _kept(sampling.min_p_filter(np.log(np.asarray(probs, dtype=np.float64)), min_p))
+
+
+_TWELVE = sampling.softmax(np.array([1.2, 3.1, 0.4, 2.2, -0.5, 2.9, 0.0, 1.7, -1.3, 2.5, 0.9, -2.0]))
+
+_TOP_P_CASES = (
+    Case((np.array([0.5, 0.3, 0.15, 0.05]), 0.7), "sorted probabilities [0.5, 0.3, 0.15, 0.05] with top_p = 0.7"),
+    Case((np.array([0.05, 0.3, 0.5, 0.15]), 0.7), "the same probabilities, unsorted, with top_p = 0.7"),
+    Case((np.array([0.15, 0.05, 0.5, 0.3]), 0.1), "a tiny top_p = 0.1 (below the top token's probability)"),
+    Case((np.array([0.2, 0.7, 0.1]), 0.95), "probabilities [0.2, 0.7, 0.1] with top_p = 0.95"),
+    Case((np.array([0.01, 0.02, 0.9, 0.03, 0.04]), 1.0), "top_p = 1.0 (nothing should be removed)"),
+    Case((_TWELVE, 0.9), "twelve tokens with top_p = 0.9"),
+)
+
+
+def _boolean_mask(case: Case, got: Any, what: str) -> np.ndarray | str:
+    probs = case.args[0]
+    mask = np.asarray(got)
+    if mask.shape != probs.shape or mask.dtype != bool:
+        return (
+            f"On {case.about}, your function returned {_describe(mask)} (dtype {mask.dtype}, shape "
+            f"{mask.shape}). It should return a boolean array with one True/False per token: True "
+            f"for the tokens {what} keeps."
+        )
+    return mask
+
+
+def _same_kept_set(probs: np.ndarray, got: np.ndarray, expected: np.ndarray) -> bool:
+    """Equal masks, or masks that differ only in which of several equally likely tokens they keep."""
+    return bool(np.array_equal(got, expected)) or (
+        got.sum() == expected.sum() and np.array_equal(np.sort(probs[got]), np.sort(probs[expected]))
+    )
+
+
+def _diagnose_top_p(case: Case, expected: np.ndarray, got: Any) -> str | None:
+    if (nothing := _returned_nothing(case, got)) is not None:
+        return nothing
+    probs, top_p = case.args
+    mask = _boolean_mask(case, got, "the nucleus")
+    if isinstance(mask, str):
+        return mask
+    if _same_kept_set(probs, mask, expected):
+        return None
+    n_got, n_right = int(mask.sum()), int(expected.sum())
+    kept_mass = float(probs[mask].sum())
+    if n_got == 0:
+        return f"On {case.about}, your function kept no token at all. Sampling needs at least one: the most likely token is always kept."
+    prefix = np.zeros_like(mask)
+    prefix[: n_got] = True
+    order = np.argsort(-probs, kind="stable")
+    if not np.array_equal(order[:n_got], np.flatnonzero(mask)) and np.array_equal(mask, prefix):
+        return (
+            f"On {case.about}, you kept the first {n_got} tokens in the order they were given. The "
+            "nucleus is made of the *most likely* tokens, whatever their position: sort by "
+            "probability first (np.argsort(-probs)), then map the result back to the original positions."
+        )
+    if n_got == n_right - 1 and kept_mass < top_p:
+        return (
+            f"On {case.about}, you kept {_tokens(n_got)} holding {kept_mass:.4g}, which is less than "
+            f"top_p = {top_p}. The token that crosses the line belongs to the nucleus: keep a token "
+            "if the tokens ranked *above* it hold less than top_p."
+        )
+    if n_got > n_right and kept_mass >= top_p:
+        return (
+            f"On {case.about}, you kept {_tokens(n_got)} holding {kept_mass:.4g}. A smaller set of the "
+            f"most likely tokens already reaches top_p = {top_p}: top-p keeps the *smallest* such set."
+        )
+    return (
+        f"On {case.about}, you kept {_tokens(n_got)} holding {kept_mass:.4g}. Keep the smallest set of "
+        f"most likely tokens whose probabilities add up to at least top_p = {top_p}."
+    )
+
+
+top_p_keep_exercise = FunctionExercise(
+    "top_p_keep",
+    reference=_top_p_keep_reference,
+    cases=_TOP_P_CASES,
+    diagnose=_diagnose_top_p,
+    question=(
+        "Write top_p_keep(probs, top_p): for a 1-D probability vector (in any order) and "
+        "0 < top_p <= 1, return a boolean array that is True for the tokens nucleus sampling keeps: "
+        "the smallest set of most likely tokens whose probabilities add up to at least top_p "
+        "(and never fewer than one token)."
+    ),
+    hints=(
+        "Work in sorted order: order = np.argsort(-probs) lists token indices from most to least likely.",
+        "For each token in that order, how much probability do the tokens ranked above it hold? "
+        "np.cumsum(sorted_probs) - sorted_probs. A token stays if that is still below top_p; "
+        "this keeps the token that crosses the line, and always keeps the first.",
+        "Build keep = np.zeros(len(probs), dtype=bool) and set keep[order[stays]] = True to go back "
+        "from sorted positions to the original ones.",
+    ),
+    solution=(
+        "def top_p_keep(probs, top_p):\n"
+        "    probs = np.asarray(probs, dtype=float)\n"
+        "    order = np.argsort(-probs, kind='stable')      # most likely first\n"
+        "    sorted_probs = probs[order]\n"
+        "    mass_above = np.cumsum(sorted_probs) - sorted_probs\n"
+        "    keep = np.zeros(len(probs), dtype=bool)\n"
+        "    keep[order[mass_above < top_p]] = True         # the crossing token stays\n"
+        "    return keep"
+    ),
+    praise="That is Hugging Face's TopPLogitsWarper, in probability space.",
+)
+
+_MIN_P_CASES = (
+    Case((np.array([0.5, 0.3, 0.15, 0.05]), 0.2), "probabilities [0.5, 0.3, 0.15, 0.05] with min_p = 0.2"),
+    Case((np.array([0.03, 0.9, 0.05, 0.02]), 0.05), "a confident distribution, unsorted, with min_p = 0.05"),
+    Case((np.array([0.26, 0.25, 0.25, 0.24]), 0.5), "a flat distribution with min_p = 0.5"),
+    Case((np.array([0.5, 0.25, 0.125, 0.125]), 0.25), "tokens exactly at the threshold (0.25 x 0.5 = 0.125)"),
+    Case((_TWELVE, 0.1), "twelve tokens with min_p = 0.1"),
+)
+
+
+def _diagnose_min_p(case: Case, expected: np.ndarray, got: Any) -> str | None:
+    if (nothing := _returned_nothing(case, got)) is not None:
+        return nothing
+    probs, min_p = case.args
+    mask = _boolean_mask(case, got, "min-p")
+    if isinstance(mask, str):
+        return mask
+    if np.array_equal(mask, expected):
+        return None
+    if np.array_equal(mask, probs > min_p * probs.max()):
+        return (
+            f"On {case.about}, you dropped tokens whose probability equals the threshold exactly. "
+            "Min-p keeps every token with p >= min_p * max(p): at least, not more than."
+        )
+    if np.array_equal(mask, probs >= min_p) or np.array_equal(mask, probs > min_p):
+        return (
+            f"On {case.about}, you compared each probability with min_p = {min_p} itself. Min-p is "
+            "relative: the threshold is min_p times the probability of the most likely token, so it "
+            "rises when the model is confident and falls when it is not."
+        )
+    if not mask.any():
+        return f"On {case.about}, your function kept no token. The most likely token always passes: p_max >= min_p * p_max."
+    return (
+        f"On {case.about}, you kept {_tokens(int(mask.sum()))}, but {int(expected.sum())} have a "
+        f"probability of at least min_p x max(p) = {min_p * probs.max():.4g}."
+    )
+
+
+min_p_keep_exercise = FunctionExercise(
+    "min_p_keep",
+    reference=_min_p_keep_reference,
+    cases=_MIN_P_CASES,
+    diagnose=_diagnose_min_p,
+    question=(
+        "Write min_p_keep(probs, min_p): for a 1-D probability vector and 0 <= min_p <= 1, return a "
+        "boolean array that is True for every token with p_i >= min_p * max_j p_j."
+    ),
+    hints=(
+        "The threshold is not min_p: it is min_p times the largest probability.",
+        "One comparison does it for every token at once: probs >= threshold.",
+    ),
+    solution=(
+        "def min_p_keep(probs, min_p):\n"
+        "    probs = np.asarray(probs, dtype=float)\n"
+        "    return probs >= min_p * probs.max()"
+    ),
+    praise="One line, no sorting: that is why min-p is cheap as well as adaptive.",
+)
+
+_CHAIN_LOGITS = np.array([3.0, 2.5, 2.0, 1.0, 0.5, 0.0])
+_CHAIN_TEMPERATURE = 2.0
+_CHAIN_TOP_P = 0.8
+
+
+def _survivors(order: str, temperature: float = _CHAIN_TEMPERATURE) -> int:
+    final = sampling.next_token_distribution(
+        _CHAIN_LOGITS, temperature=temperature, top_p=_CHAIN_TOP_P, order=order
+    )
+    return int((final > 0).sum())
+
+
+def _nucleus_size_without_crossing_token(temperature: float) -> int:
+    return int((np.cumsum(sampling.softmax(_CHAIN_LOGITS, temperature=temperature)) < _CHAIN_TOP_P).sum())
+
+
+class _ChainOrderExercise(Exercise):
+    """The learner answers with a pair of counts: survivors in transformers' and llama.cpp's order."""
+
+    def __init__(self, name: str, **kwargs):
+        super().__init__(name, **kwargs)
+        self.expected = (_survivors("transformers"), _survivors("llama.cpp"))
+
+    def _problem(self, answer: Any) -> str | None:
+        try:
+            pair = tuple(answer)
+        except TypeError:
+            pair = ()
+        if len(pair) != 2 or any(
+            isinstance(n, bool) or not isinstance(n, numbers.Real) or not float(n).is_integer()
+            for n in pair
+        ):
+            return (
+                "Answer with a tuple of two whole numbers, (n_transformers, n_llamacpp); "
+                f"got {answer!r}."
+            )
+        n_hf, n_cpp = (int(n) for n in pair)
+        right_hf, right_cpp = self.expected
+        if (n_hf, n_cpp) == (right_hf, right_cpp):
+            return None
+        if (n_hf, n_cpp) == (right_cpp, right_hf):
+            return (
+                "You have the two numbers the wrong way round: transformers applies temperature "
+                "first, llama.cpp last."
+            )
+        without_crossing = (
+            _nucleus_size_without_crossing_token(_CHAIN_TEMPERATURE),
+            _nucleus_size_without_crossing_token(1.0),
+        )
+        if (n_hf, n_cpp) == without_crossing:
+            return (
+                "Both counts leave out the token whose probability carries the cumulative sum past "
+                "0.8. Top-p keeps that token: the kept set is the smallest one that *reaches* top_p."
+            )
+        messages = []
+        if n_hf != right_hf:
+            if n_hf == _survivors("llama.cpp"):
+                messages.append(
+                    "For transformers, the nucleus is measured *after* temperature: take the "
+                    "cumulative sums of softmax(z / 2), not of softmax(z)."
+                )
+            elif n_hf == _nucleus_size_without_crossing_token(_CHAIN_TEMPERATURE):
+                messages.append(
+                    "Your transformers count leaves out the token whose probability carries the "
+                    "cumulative sum past 0.8; top-p keeps that token."
+                )
+            else:
+                messages.append("Your transformers count is off: temperature first, then top-p on softmax(z / 2).")
+        if n_cpp != right_cpp:
+            if n_cpp == _survivors("transformers"):
+                messages.append(
+                    "For llama.cpp, top-p runs *before* temperature, on the T = 1 distribution "
+                    "softmax(z); temperature only reshapes the survivors."
+                )
+            elif n_cpp == _nucleus_size_without_crossing_token(1.0):
+                messages.append(
+                    "Your llama.cpp count leaves out the token that carries the cumulative sum past "
+                    "0.8; top-p keeps that token."
+                )
+            else:
+                messages.append("Your llama.cpp count is off: top-p first, on softmax(z) at T = 1.")
+        return " ".join(messages)
+
+
+chain_order_exercise = _ChainOrderExercise(
+    "chain_order_count",
+    question=(
+        "Logits z = [3.0, 2.5, 2.0, 1.0, 0.5, 0.0], temperature = 2.0, top_p = 0.8. How many tokens "
+        "survive in transformers' order (temperature first) and in llama.cpp's order (temperature "
+        "last)? Answer (n_transformers, n_llamacpp)."
+    ),
+    hints=(
+        "Both orders keep the smallest set of most likely tokens whose mass reaches 0.8. They "
+        "differ in which distribution that mass is measured on.",
+        "transformers: np.cumsum(softmax(z, temperature=2.0)). llama.cpp: np.cumsum(softmax(z)). "
+        "In each, count the tokens up to and including the first cumulative sum >= 0.8.",
+    ),
+    solution=(
+        "z = [3.0, 2.5, 2.0, 1.0, 0.5, 0.0]\n"
+        "def nucleus_size(probs, top_p=0.8):\n"
+        "    return int(np.searchsorted(np.cumsum(probs), top_p) + 1)  # includes the crossing token\n"
+        "answer = (nucleus_size(softmax(z, temperature=2.0)), nucleus_size(softmax(z)))"
+    ),
+    praise=(
+        "Heating first spreads the mass, so the nucleus needs more tokens; measuring at T = 1 keeps "
+        "it small, whatever the temperature does afterwards."
+    ),
+)
+
+__all__ += [
+    "temperature_softmax_exercise",
+    "temperature_for_target_exercise",
+    "effective_choices_exercise",
+    "top_p_keep_exercise",
+    "min_p_keep_exercise",
+    "chain_order_exercise",
+]
