@@ -204,6 +204,20 @@ def _scale(x: np.ndarray, t: float) -> np.ndarray:
         return shifted / t
 
 
+def _divide_by_temperature(x: np.ndarray, t: float) -> np.ndarray:
+    """x / T, as TemperatureLogitsWarper does, so T = 1 leaves logits bit-for-bit unchanged.
+
+    Where dividing would overflow (a tiny T), the max-shifted form of `_scale` gives the limit.
+    """
+    if t == 0.0:
+        return _scale(x, t)
+    try:
+        with np.errstate(over="raise", under="ignore"):
+            return x / t
+    except FloatingPointError:
+        return _scale(x, t)
+
+
 def _softmax(x: np.ndarray, t: float = 1.0) -> np.ndarray:
     weights = np.exp(_scale(x, t))
     return weights / weights.sum(axis=-1, keepdims=True)
@@ -232,17 +246,37 @@ def _top_k(x: np.ndarray, k: int, keep: int) -> np.ndarray:
 def _top_p(x: np.ndarray, p: float, keep: int) -> np.ndarray:
     if p >= 1.0:
         return x
+    if x.ndim > 1:
+        rows = x.reshape(-1, x.shape[-1])
+        return np.stack([_top_p(row, p, keep) for row in rows]).reshape(x.shape)
     probs = _softmax(x)
-    order = np.argsort(-x, axis=-1, kind="stable")
-    sorted_probs = np.take_along_axis(probs, order, axis=-1)
+    ranked = _nucleus_candidates(x, probs, p, keep)
+    sorted_probs = probs[ranked]
     # A token stays if the tokens ranked above it hold less than p: this keeps the smallest
     # set of most likely tokens whose mass reaches p.
-    mass_above = np.cumsum(sorted_probs, axis=-1) - sorted_probs
+    mass_above = np.cumsum(sorted_probs) - sorted_probs
     keep_sorted = mass_above < p
-    keep_sorted[..., :keep] = True
-    kept = np.empty_like(keep_sorted)
-    np.put_along_axis(kept, order, keep_sorted, axis=-1)
-    return np.where(kept, x, -np.inf)
+    keep_sorted[:keep] = True
+    kept = ranked[keep_sorted]
+    out = np.full_like(x, -np.inf)
+    out[kept] = x[kept]
+    return out
+
+
+def _nucleus_candidates(x: np.ndarray, probs: np.ndarray, p: float, keep: int) -> np.ndarray:
+    """Token indices, most likely first (ties by index), of a prefix that holds the nucleus.
+
+    Sorting the whole vocabulary is the slow part of top-p; the nucleus is usually a few
+    hundred tokens, so grow a candidate prefix until it holds mass p and sort only that.
+    """
+    m = 64
+    while m < x.shape[-1]:
+        idx = _top_k_candidates(x, m)
+        # The margin makes sure rounding in this sum cannot claim mass the cumsum lacks.
+        if len(idx) >= keep and probs[idx].sum() >= p + 1e-9:
+            return idx[np.argsort(-x[idx], kind="stable")]
+        m *= 8
+    return np.argsort(-x, kind="stable")
 
 
 def _min_p(x: np.ndarray, p: float, keep: int) -> np.ndarray:
@@ -256,7 +290,9 @@ def _min_p(x: np.ndarray, p: float, keep: int) -> np.ndarray:
     return np.where(kept, x, -np.inf)
 
 
-def _stages(x: np.ndarray, s: _Settings) -> list[Stage]:
+def _chain(x: np.ndarray, s: _Settings):
+    """Yield (name, label, logits, temperature) after each stage; softmax(logits, T) is its distribution."""
+
     def label(name, active, text):
         return f"{name} {text}" if active else f"{name} off"
 
@@ -267,20 +303,28 @@ def _stages(x: np.ndarray, s: _Settings) -> list[Stage]:
     ]
     temp_label = "greedy (temperature 0)" if s.temperature == 0 else f"temperature {s.temperature:g}"
 
-    stages = [Stage("input", "softmax of the logits (T = 1)", _softmax(x))]
+    yield "input", "softmax of the logits (T = 1)", x, 1.0
     if s.order == "transformers":
-        z = _scale(x, s.temperature)
-        stages.append(Stage("temperature", temp_label, _softmax(z)))
+        z = _divide_by_temperature(x, s.temperature)
+        yield "temperature", temp_label, z, 1.0
         for name, text, apply, value in filters:
             z = apply(z, value, s.min_tokens_to_keep)
-            stages.append(Stage(name, text, _softmax(z)))
+            yield name, text, z, 1.0
     else:
         z = x
         for name, text, apply, value in filters:
             z = apply(z, value, s.min_tokens_to_keep)
-            stages.append(Stage(name, text + " (at T = 1)", _softmax(z)))
-        stages.append(Stage("temperature", temp_label, _softmax(z, s.temperature)))
-    return stages
+            yield name, text + " (at T = 1)", z, 1.0
+        yield "temperature", temp_label, z, s.temperature
+
+
+def _stages(x: np.ndarray, s: _Settings) -> list[Stage]:
+    return [Stage(name, label, _softmax(z, t)) for name, label, z, t in _chain(x, s)]
+
+
+def _final_distribution(x: np.ndarray, s: _Settings) -> np.ndarray:
+    *_, (_, _, z, t) = _chain(x, s)
+    return _softmax(z, t)
 
 
 # --------------------------------------------------------------------------------------------
@@ -365,15 +409,8 @@ def next_token_distribution(
     logits, *, temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, order="transformers", min_tokens_to_keep=1
 ) -> np.ndarray:
     """The final probabilities the next token is drawn from, after the whole chain."""
-    return sampling_stages(
-        logits,
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        min_p=min_p,
-        order=order,
-        min_tokens_to_keep=min_tokens_to_keep,
-    )[-1].probs
+    x = _check_logits(logits)
+    return _final_distribution(x, _check_settings(temperature, top_k, top_p, min_p, order, min_tokens_to_keep))
 
 
 def sample_next_token(
@@ -404,12 +441,18 @@ def sample_next_token(
 def _sample_row(x: np.ndarray, rng: np.random.Generator, s: _Settings) -> int:
     if s.temperature == 0.0:
         return int(np.argmax(x))
-    candidates = _top_k_candidates(x, max(s.top_k, s.min_tokens_to_keep)) if s.top_k else None
+    candidates = None
+    if s.top_k:
+        # Rank by the values top-k really sees: dividing by T can round distinct logits into ties.
+        ranked = _divide_by_temperature(x.astype(np.float64), s.temperature) if s.order == "transformers" else x
+        candidates = _top_k_candidates(ranked, max(s.top_k, s.min_tokens_to_keep))
     if candidates is None:
+        probs = _final_distribution(x.astype(np.float64), s)
         candidates = np.arange(x.shape[-1])
-    # Every stage after top-k only looks at top-k's survivors, so running the same chain on a
-    # superset of them gives exactly the full chain's probabilities on that superset.
-    probs = _stages(x[candidates].astype(np.float64), s)[-1].probs
+    else:
+        # Every stage after top-k only looks at top-k's survivors, so running the same chain
+        # on a superset of them gives exactly the full chain's probabilities on that superset.
+        probs = _final_distribution(x[candidates].astype(np.float64), s)
     cdf = np.cumsum(probs)
     choice = np.searchsorted(cdf, rng.random() * cdf[-1], side="right")
     return int(candidates[min(choice, len(candidates) - 1)])

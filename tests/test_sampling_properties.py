@@ -1,5 +1,7 @@
 """Properties of course_utils.sampling that must hold for any logits (hypothesis)."""
 
+import os
+
 import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -16,8 +18,9 @@ from course_utils.sampling import (
     top_p_filter,
 )
 
-settings.register_profile("course", deadline=None, max_examples=150)
-settings.load_profile("course")
+settings.register_profile("course", deadline=None, max_examples=150, derandomize=True)
+settings.register_profile("explore", deadline=None, max_examples=3000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "course"))
 
 
 @st.composite
