@@ -428,3 +428,88 @@ class TokenTextPanel:
                     va="center", ha="left", color=color,
                 )
             )
+
+
+# ============================================================================================
+# Lesson 03: static figures (sampling converges to the probabilities) -- lessons 03-04 author
+# ============================================================================================
+
+
+class StaticFigure:
+    """A finished, non-interactive figure for a notebook cell.
+
+    Displays as PNG (``_repr_png_``) and as a stable one-line text (its description), so a cell
+    that shows it passes strict nbval: nbval skips PNGs and compares the text.
+    """
+
+    def __init__(self, figure: Figure, description: str):
+        self.figure = figure
+        self.description = description
+
+    def _repr_png_(self) -> bytes:
+        return figure_to_png(self.figure)
+
+    def __repr__(self) -> str:
+        return self.description
+
+
+def sampling_convergence_figure(
+    probs,
+    counts: dict[int, Sequence[int]],
+    token_text,
+    *,
+    top: int = 8,
+    title: str = "The more tokens you draw, the closer their frequencies get to the probabilities",
+) -> StaticFigure:
+    """Empirical frequencies of N seeded draws next to the true probabilities, one panel per N.
+
+    ``probs`` is the full next-token distribution; ``counts`` maps a number of draws N to the
+    per-token counts of those draws (``np.bincount(draws, minlength=len(probs))``);
+    ``token_text(i)`` gives token i's text. Each panel shows the ``top`` most likely tokens plus
+    one bar for all other tokens together: a filled bar for the observed frequency and a black
+    tick for the probability. The panel title gives the total variation distance between the
+    two, over those ``top + 1`` groups.
+    """
+    probs = np.asarray(probs, dtype=float)
+    sizes = sorted(counts)
+    if not sizes:
+        raise ValueError("counts is empty; pass at least one {N: counts} entry")
+    for n in sizes:
+        if len(counts[n]) != len(probs) or int(np.sum(counts[n])) != n:
+            raise ValueError(
+                f"counts[{n}] must hold one count per token ({len(probs)}) summing to {n}; "
+                "use np.bincount(draws, minlength=len(probs))"
+            )
+    best = np.argsort(-probs, kind="stable")[:top]
+    labels = [token_label(token_text(int(i))) for i in best] + ["all others"]
+    truth = np.append(probs[best], 1.0 - probs[best].sum())
+    freqs = {}
+    for n in sizes:
+        c = np.asarray(counts[n], dtype=float)
+        freqs[n] = np.append(c[best], n - c[best].sum()) / n
+    positions = np.arange(len(labels))
+
+    figure = new_figure(190 * len(sizes) + 90, 350)
+    axes = np.atleast_1d(figure.subplots(1, len(sizes), sharey=True))
+    high = 1.05 * max(truth.max(), max(f.max() for f in freqs.values()))
+    for ax, n in zip(axes, sizes):
+        distance = 0.5 * np.abs(freqs[n] - truth).sum()
+        bars = ax.barh(positions, freqs[n], height=0.7, color=ROLE["bar"])
+        (ticks,) = ax.plot(truth, positions, "|", color=ROLE["threshold"], ms=14, mew=2)
+        ax.set_title(f"N = {n:,}: distance {distance:.3f}", fontsize=10)
+        ax.set_xlim(0, high)
+        ax.set_xlabel("share of draws")
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    axes[0].set_yticks(positions, labels, fontsize=9)
+    axes[0].set_ylim(len(labels) - 0.5, -0.5)
+    figure.suptitle(title, fontsize=11, x=0.01, ha="left")
+    figure.legend(
+        [bars, ticks], ["frequency in the N draws", "probability"],
+        loc="upper right", ncol=2, fontsize=9, frameon=False,
+    )
+    figure.tight_layout(rect=(0, 0, 1, 0.93))
+    return StaticFigure(figure, f"sampling_convergence_figure(N = {', '.join(f'{n:,}' for n in sizes)})")
+
+
+__all__ += ["StaticFigure", "sampling_convergence_figure"]

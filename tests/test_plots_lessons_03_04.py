@@ -1,0 +1,40 @@
+"""The lesson 03 static figure: sampled frequencies next to the probabilities."""
+
+import numpy as np
+import pytest
+
+from course_utils.plots import StaticFigure, sampling_convergence_figure
+
+
+def _setup(sizes=(10, 1000)):
+    probs = np.array([0.5, 0.2, 0.1, 0.1, 0.05, 0.05])
+    counts = {n: np.bincount(np.random.default_rng(n).choice(6, size=n, p=probs), minlength=6) for n in sizes}
+    return probs, counts
+
+
+def test_one_panel_per_n_with_the_distance_in_its_title():
+    probs, counts = _setup()
+    shown = sampling_convergence_figure(probs, counts, lambda i: f" t{i}", top=3)
+    assert isinstance(shown, StaticFigure)
+    axes = shown.figure.axes
+    assert len(axes) == 2
+    for ax, n in zip(axes, (10, 1000)):
+        c = counts[n]
+        groups = np.append(c[:3], n - c[:3].sum()) / n
+        truth = np.append(probs[:3], 1 - probs[:3].sum())
+        assert ax.get_title() == f"N = {n:,}: distance {0.5 * np.abs(groups - truth).sum():.3f}"
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == ["␣t0", "␣t1", "␣t2", "all others"]
+
+
+def test_displays_as_png_with_a_stable_text():
+    probs, counts = _setup()
+    shown = sampling_convergence_figure(probs, counts, str)
+    assert shown._repr_png_().startswith(b"\x89PNG")
+    assert repr(shown) == "sampling_convergence_figure(N = 10, 1,000)"
+
+
+@pytest.mark.parametrize("bad", [{}, {10: [1, 2, 3]}, {10: [1, 1, 1, 1, 1, 1]}])
+def test_counts_that_do_not_fit_get_a_clear_error(bad):
+    probs, _ = _setup()
+    with pytest.raises(ValueError, match="counts"):
+        sampling_convergence_figure(probs, bad, str)
