@@ -158,6 +158,7 @@ class BarPanel:
         value_format=_percent,
         show_values: bool = True,
         label_fontsize: float = 9,
+        label_rotation: float = 0,
     ):
         if n_slots < 1:
             raise ValueError(f"n_slots must be at least 1, got {n_slots}")
@@ -181,6 +182,10 @@ class BarPanel:
             ax.tick_params(axis="x", length=0)
         self._value_axis = ax.xaxis if horizontal else ax.yaxis
         self._label_axis = ax.yaxis if horizontal else ax.xaxis
+        # Rotated labels are anchored at their end, so each one ends under its own bar.
+        self._label_style = (
+            {"rotation": label_rotation, "ha": "right", "rotation_mode": "anchor"} if label_rotation else {}
+        )
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
         self.value_texts = []
@@ -218,11 +223,13 @@ class BarPanel:
         values: Sequence[float],
         labels: Sequence[str] | None = None,
         colors: Sequence[str] | str | None = None,
+        texts: Sequence[str] | None = None,
     ) -> None:
         """Show ``values`` in the first ``len(values)`` slots; hide the rest.
 
         ``labels`` are used as given (pass them through :func:`token_label` first); ``None``
         keeps the current labels. ``colors`` is one colour for all bars or one per bar.
+        ``texts`` replaces the value annotations (default: ``value_format`` of each value).
         """
         values = np.asarray(values, dtype=float)
         n = len(values)
@@ -232,7 +239,7 @@ class BarPanel:
             if len(labels) != n:
                 raise ValueError(f"got {len(labels)} labels for {n} values")
             self._labels = list(labels) + [""] * (self.n_slots - n)
-            self._label_axis.set_ticklabels(self._labels)
+            self._label_axis.set_ticklabels(self._labels, **self._label_style)
         if colors is None:
             colors = [ROLE["bar"]] * n
         elif isinstance(colors, str):
@@ -255,12 +262,15 @@ class BarPanel:
                 text = self.value_texts[i]
                 text.set_visible(shown)
                 if shown:
-                    end = max(value, 0.0) + pad
+                    # Annotations sit just past the bar's end, on whichever side it points to.
+                    end = value + pad if value >= 0 else value - pad
                     if self.horizontal:
                         text.set_x(end)
+                        text.set_horizontalalignment("left" if value >= 0 else "right")
                     else:
                         text.set_y(end)
-                    text.set_text(self.value_format(value))
+                        text.set_verticalalignment("bottom" if value >= 0 else "top")
+                    text.set_text(texts[i] if texts is not None else self.value_format(value))
         self._values = values
         self._n_shown = n
 

@@ -42,14 +42,38 @@ from __future__ import annotations
 import base64
 import contextlib
 import html
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 import ipywidgets as widgets
+import numpy as np
 from matplotlib.figure import Figure
 
-from course_utils.plots import figure_to_png
+from course_utils import sampling
+from course_utils.plots import (
+    DPI,
+    OKABE_ITO,
+    ROLE,
+    BarPanel,
+    CurvePanel,
+    TokenTextPanel,
+    figure_to_png,
+    new_figure,
+    token_label,
+    visible,
+)
 
-__all__ = ["Explorer", "slider_style"]
+__all__ = [
+    "Explorer",
+    "slider_style",
+    "TEMPERATURES",
+    "GOOD_PROMPTS",
+    "TopTokensExplorer",
+    "SoftmaxExplorer",
+    "TemperatureExplorer",
+    "TruncationExplorer",
+    "ChainOrderExplorer",
+    "GenerationStepper",
+]
 
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -64,7 +88,10 @@ class Explorer:
 
     A subclass builds its figure and controls, then calls ``super().__init__(controls, figure)``
     last, and implements :meth:`_update`, which receives the current control values, updates
-    the figure's artists in place and returns the readout as plain text.
+    the figure's artists in place and returns the readout as plain text. ``before`` / ``after``
+    are extra widgets (a dropdown, buttons) placed around the controls; they are not values.
+    Subclasses build their figure in ``_build_figure()``, so the benchmark can time the naive
+    approach (a new figure per event) with exactly the same drawing code.
 
     Public API (for notebooks and tests):
         ``explorer``             display it as a cell's last expression
@@ -76,7 +103,14 @@ class Explorer:
         ``explorer.widget``      the ipywidgets ``VBox`` (controls, image, readout)
     """
 
-    def __init__(self, controls: Mapping[str, widgets.ValueWidget], figure: Figure, *, extra=()):
+    def __init__(
+        self,
+        controls: Mapping[str, widgets.ValueWidget],
+        figure: Figure,
+        *,
+        before: Sequence[widgets.Widget] = (),
+        after: Sequence[widgets.Widget] = (),
+    ):
         self.controls: dict[str, widgets.ValueWidget] = dict(controls)
         self.figure = figure
         width, height = (int(round(v)) for v in figure.canvas.get_width_height(physical=True))
@@ -91,7 +125,7 @@ class Explorer:
         for control in self.controls.values():
             control.observe(self._on_control_change, names="value")
         control_box = widgets.HBox(
-            [*self.controls.values(), *extra],
+            [*before, *self.controls.values(), *after],
             layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
         )
         self.widget = widgets.VBox([control_box, self.image, self.readout])
@@ -207,3 +241,643 @@ def _check_control_value(name: str, control: widgets.ValueWidget, value: Any) ->
     low, high = getattr(control, "min", None), getattr(control, "max", None)
     if low is not None and high is not None and not (low <= value <= high):
         raise ValueError(f"{name}={value!r} is outside the slider's range [{low}, {high}]")
+
+
+# -- shared pieces of the model explorers -------------------------------------------------------
+
+#: Temperatures the temperature sliders stop at: fine steps near 0, where small changes matter
+#: most, then 0.05 up to 1, then 0.1 up to 3. Arrow keys move one stop at a time.
+TEMPERATURES: tuple[float, ...] = tuple(
+    sorted(
+        {0.0, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1}
+        | {round(0.1 + 0.05 * i, 2) for i in range(1, 19)}
+        | {round(1.0 + 0.1 * i, 1) for i in range(1, 21)}
+    )
+)
+
+#: Prompts whose next token is interesting to look at (offered in prompt dropdowns).
+GOOD_PROMPTS: tuple[str, ...] = (
+    "The capital of France is",
+    "Once upon a time, there was a",
+    "The best thing about summer is",
+    "def fibonacci(n):\n   ",
+    "My favourite colour is",
+    "2 + 2 =",
+    "The opposite of hot is",
+    "Roses are red, violets are",
+)
+
+
+def _temperature_slider(temperature: float) -> widgets.SelectionSlider:
+    if temperature not in TEMPERATURES:
+        raise ValueError(
+            f"temperature={temperature!r} is not a stop on the temperature slider; "
+            f"choose one of {', '.join(f'{t:g}' for t in TEMPERATURES)}"
+        )
+    return widgets.SelectionSlider(
+        options=[(f"{t:.2f}", t) for t in TEMPERATURES],
+        value=temperature,
+        description="temperature T",
+        continuous_update=True,
+        style=slider_style(),
+        layout=widgets.Layout(width="420px"),
+    )
+
+
+def _prompt_box(prompt: str) -> widgets.Text:
+    _check_prompt(prompt)
+    return widgets.Text(
+        value=prompt,
+        description="prompt (press Enter)",
+        continuous_update=False,
+        style=slider_style(),
+        layout=widgets.Layout(width="460px"),
+    )
+
+
+def _check_prompt(prompt: Any) -> str:
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError(f"prompt must be a non-empty string of text, got {prompt!r}")
+    return prompt
+
+
+def _check_model(model: Any) -> Any:
+    missing = [name for name in ("encode", "next_token_logits", "token_text") if not hasattr(model, name)]
+    if missing:
+        raise TypeError(
+            f"model must be the course's language model (from course_utils.model import load_model; "
+            f"model = load_model()); got {type(model).__name__}, which has no {', '.join(missing)}"
+        )
+    return model
+
+
+def _shorten(text: str, limit: int = 38) -> str:
+    """A prompt for a title: newlines shown as ↵, long prompts cut at the start (the end matters)."""
+    text = text.replace("\n", "↵").replace("\t", "⇥")
+    return text if len(text) <= limit else "…" + text[-(limit - 1):]
+
+
+class _PromptLogits:
+    """Logits per prompt, computed once: moving a sampling dial must never run the model."""
+
+    def __init__(self, model: Any, size: int = 16):
+        self.model = _check_model(model)
+        self.size = size
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __call__(self, prompt: str) -> np.ndarray:
+        if prompt not in self._cache:
+            ids = self.model.encode(prompt)
+            logits = np.asarray(self.model.next_token_logits(ids), dtype=np.float64)
+            if len(self._cache) >= self.size:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[prompt] = logits
+        return self._cache[prompt]
+
+
+def _ranked(logits: np.ndarray) -> np.ndarray:
+    """Token ids from most to least likely (ties by id): the same for every temperature."""
+    return np.argsort(-logits, kind="stable")
+
+
+def _others_label(count: int) -> str:
+    return f"(other {count:,})"
+
+
+def _title_block(figure: Figure, top: float = 0.97):
+    """A bold title (what to notice) and a subtitle (the numbers) at the top left of a figure."""
+    title = figure.text(0.015, top, "", ha="left", va="top", fontsize=12, fontweight="bold", color=ROLE["text"])
+    subtitle = figure.text(0.015, top - 0.065, "", ha="left", va="top", fontsize=10, color="#444444")
+    return title, subtitle
+
+
+# -- lesson 01: what the model predicts ---------------------------------------------------------
+
+
+class TopTokensExplorer(Explorer):
+    """A prompt in, the real model's most likely next tokens out, as ranked bars.
+
+    ``TopTokensExplorer(model, prompt="The capital of France is")``; pick an example prompt
+    from the dropdown or type one and press Enter. ``scale="logit"`` shows the raw scores
+    instead of probabilities (same ranking, different numbers).
+
+    Controls: ``prompt`` (text), ``n_tokens`` (1-20), ``scale`` ('probability' or 'logit').
+    """
+
+    MAX_TOKENS = 20
+
+    def __init__(
+        self,
+        model,
+        prompt: str = GOOD_PROMPTS[0],
+        *,
+        prompts: Sequence[str] = GOOD_PROMPTS,
+        n_tokens: int = 10,
+        scale: str = "probability",
+    ):
+        self.model = _check_model(model)
+        self._logits = _PromptLogits(model)
+        if not (isinstance(n_tokens, int) and 1 <= n_tokens <= self.MAX_TOKENS):
+            raise ValueError(f"n_tokens must be a whole number from 1 to {self.MAX_TOKENS}, got {n_tokens!r}")
+        if scale not in ("probability", "logit"):
+            raise ValueError(f"scale must be 'probability' or 'logit', got {scale!r}")
+        self.prompt_menu = widgets.Dropdown(
+            options=list(prompts),
+            value=prompt if prompt in prompts else None,
+            description="example prompts",
+            style=slider_style(),
+        )
+        controls = {
+            "prompt": _prompt_box(prompt),
+            "n_tokens": widgets.IntSlider(
+                value=n_tokens, min=1, max=self.MAX_TOKENS, description="tokens shown", style=slider_style()
+            ),
+            "scale": widgets.ToggleButtons(
+                options=["probability", "logit"], value=scale, description="bar length", style=slider_style()
+            ),
+        }
+        self.prompt_menu.observe(self._on_menu, names="value")
+        super().__init__(controls, self._build_figure(), before=[self.prompt_menu])
+
+    def _build_figure(self) -> Figure:
+        figure = new_figure(720, 420)
+        self.title, self.subtitle = _title_block(figure)
+        ax = figure.add_axes([0.2, 0.12, 0.72, 0.7])
+        self.bars = BarPanel(ax, self.MAX_TOKENS)
+        return figure
+
+    def _on_menu(self, change: dict) -> None:
+        if change["new"] is not None:
+            self.controls["prompt"].value = change["new"]
+
+    def _update(self, values: dict[str, Any]) -> str:
+        prompt, n, scale = values["prompt"], values["n_tokens"], values["scale"]
+        if not prompt.strip():
+            return "Type a prompt in the box and press Enter."
+        if prompt not in self.prompt_menu.options:
+            self.prompt_menu.value = None
+        logits = self._logits(prompt)
+        probs = sampling.softmax(logits)
+        top = _ranked(logits)[:n]
+        labels = [token_label(self.model.token_text(int(i))) for i in top]
+        mass = float(probs[top].sum())
+        if scale == "probability":
+            shown = probs[top]
+            self.bars.set_limits(0.0, min(1.0, 1.2 * float(shown[0])) or 1.0)
+            self.bars.ax.set_xlabel("probability of being the next token")
+            self.bars.update(shown, labels, ROLE["bar"])
+            self.subtitle.set_text(
+                f"These {n} tokens hold {mass:.1%} of the probability; "
+                f"the other {logits.size - n:,} tokens share the rest."
+            )
+        else:
+            shown = logits[top]
+            low, high = min(0.0, float(shown.min())), max(0.0, float(shown.max()))
+            pad = 0.2 * (high - low or 1.0)
+            self.bars.set_limits(low - (pad if low < 0 else 0.0), high + pad)
+            self.bars.ax.set_xlabel("logit (the model's raw score, before softmax)")
+            self.bars.update(shown, labels, ROLE["bar"], texts=[f"{v:.2f}" for v in shown])
+            self.subtitle.set_text("Logits can be any real number; only the differences between them matter.")
+        self.title.set_text(f'The model\'s top {n} next tokens after "{_shorten(prompt)}"')
+        best = int(top[0])
+        return (
+            f"top token {labels[0]} p = {probs[best]:.1%} (logit {logits[best]:.2f}) · "
+            f"the top {n} hold {mass:.1%} of the probability"
+        )
+
+
+# -- lesson 02: softmax -------------------------------------------------------------------------
+
+#: The softmax explorer's default tokens and logits (a capital-city flavour, six tokens).
+SOFTMAX_TOKENS = (" Paris", " London", " the", " a", " Rome", " France")
+SOFTMAX_LOGITS = (4.0, 2.5, 2.0, 1.5, 1.0, -1.0)
+
+
+class SoftmaxExplorer(Explorer):
+    """One slider per logit (2-8 tokens) and the softmax probabilities, live.
+
+    ``SoftmaxExplorer(tokens=[" Paris", " London", ...], logits=[4.0, 2.5, ...])``; pass
+    ``temperature=1.0`` to add a temperature slider. Controls are named ``logit_0``,
+    ``logit_1``, ... (in token order) and ``temperature``.
+    """
+
+    def __init__(
+        self,
+        tokens: Sequence[str] = SOFTMAX_TOKENS,
+        logits: Sequence[float] = SOFTMAX_LOGITS,
+        *,
+        temperature: float | None = None,
+        logit_range: tuple[float, float] = (-5.0, 5.0),
+    ):
+        tokens = list(tokens)
+        logits = [float(v) for v in logits]
+        if not 2 <= len(tokens) <= 8:
+            raise ValueError(f"tokens must list 2 to 8 tokens (one slider each), got {len(tokens)}")
+        if len(logits) != len(tokens):
+            raise ValueError(f"logits must give one number per token: {len(tokens)} tokens but {len(logits)} logits")
+        low, high = (float(v) for v in logit_range)
+        if not low < high:
+            raise ValueError(f"logit_range must be (low, high) with low < high, got {logit_range!r}")
+        outside = [v for v in logits if not low <= v <= high]
+        if outside:
+            raise ValueError(f"logits {outside} are outside logit_range {logit_range}; widen logit_range")
+        self.tokens = tokens
+        self.logit_range = (low, high)
+        controls: dict[str, widgets.ValueWidget] = {
+            f"logit_{i}": widgets.FloatSlider(
+                value=value,
+                min=low,
+                max=high,
+                step=0.1,
+                description=f"logit of {visible(token)}",
+                readout_format=".1f",
+                style=slider_style(),
+            )
+            for i, (token, value) in enumerate(zip(tokens, logits))
+        }
+        if temperature is not None:
+            controls["temperature"] = _temperature_slider(temperature)
+        super().__init__(controls, self._build_figure())
+
+    def _build_figure(self) -> Figure:
+        n = len(self.tokens)
+        figure = new_figure(760, 380)
+        self.title, self.subtitle = _title_block(figure)
+        left = figure.add_axes([0.08, 0.12, 0.38, 0.66])
+        right = figure.add_axes([0.57, 0.12, 0.38, 0.66])
+        self.logit_bars = BarPanel(
+            left, n, horizontal=False, value_label="logit", limits=self.logit_range, value_format=lambda v: f"{v:+.1f}"
+        )
+        left.axhline(0.0, color=ROLE["threshold"], lw=0.8)
+        left.set_title("logits (you set these)", fontsize=10)
+        self.bars = BarPanel(right, n, horizontal=False, value_label="probability")
+        right.set_title("softmax probabilities (sum to 1)", fontsize=10)
+        labels = [token_label(t, max_chars=9) for t in self.tokens]
+        self._labels = labels
+        self.logit_bars.update(np.zeros(n), labels)
+        self.bars.update(np.zeros(n), labels)
+        return figure
+
+    def _update(self, values: dict[str, Any]) -> str:
+        logits = np.array([values[f"logit_{i}"] for i in range(len(self.tokens))])
+        temperature = values.get("temperature", 1.0)
+        probs = sampling.softmax(logits, temperature=temperature)
+        top = int(np.argmax(probs))
+        colors = [ROLE["chosen"] if i == top else ROLE["bar"] for i in range(len(probs))]
+        self.logit_bars.update(logits, colors=colors)
+        self.bars.update(probs, colors=colors)
+        self.title.set_text("Softmax: raise one logit and every other probability falls")
+        at = "" if "temperature" not in values else f" at T = {temperature:g}"
+        self.subtitle.set_text(
+            f"The largest logit gets the largest probability{at}: {self._labels[top]} {probs[top]:.1%}. "
+            f"The bars always sum to {probs.sum():.0%}."
+        )
+        parts = " · ".join(f"{label} {p:.1%}" for label, p in zip(self._labels, probs))
+        return f"{parts} · sum {probs.sum():.3f}"
+
+
+# -- lesson 03: temperature ---------------------------------------------------------------------
+
+
+class TemperatureExplorer(Explorer):
+    """A temperature slider over the real model's next-token distribution for a prompt.
+
+    ``TemperatureExplorer(model, prompt="The capital of France is", temperature=1.0)``.
+    Left: the top tokens' probabilities at T, plus one bar for all the other tokens together.
+    Right: entropy (bits) and the top token's probability as functions of T, current T marked.
+    Readout: entropy, effective number of choices 2^H, top-token probability.
+
+    Controls: ``temperature`` (a stop of :data:`TEMPERATURES`, 0-3), ``prompt`` (text).
+    """
+
+    def __init__(self, model, prompt: str = GOOD_PROMPTS[0], *, temperature: float = 1.0, n_tokens: int = 10):
+        self.model = _check_model(model)
+        self._logits = _PromptLogits(model)
+        if not (isinstance(n_tokens, int) and 2 <= n_tokens <= 15):
+            raise ValueError(f"n_tokens must be a whole number from 2 to 15, got {n_tokens!r}")
+        self.n_tokens = n_tokens
+        self._curves_for: str | None = None
+        controls = {"temperature": _temperature_slider(temperature), "prompt": _prompt_box(prompt)}
+        super().__init__(controls, self._build_figure())
+
+    def _build_figure(self) -> Figure:
+        figure = new_figure(800, 440)
+        self.title, self.subtitle = _title_block(figure)
+        bars_ax = figure.add_axes([0.16, 0.11, 0.4, 0.7])
+        self.bars = BarPanel(bars_ax, self.n_tokens + 1, value_label="probability at T")
+        t_max = TEMPERATURES[-1]
+        entropy_ax = figure.add_axes([0.7, 0.52, 0.27, 0.29])
+        self.entropy_curve = CurvePanel(
+            entropy_ax, xlabel="", ylabel="entropy (bits)", xlim=(0, t_max), ylim=(0, 1), colors=[ROLE["curve"]]
+        )
+        entropy_ax.tick_params(labelbottom=False)
+        top_ax = figure.add_axes([0.7, 0.11, 0.27, 0.29])
+        self.top_curve = CurvePanel(
+            top_ax, xlabel="temperature T", ylabel="top-token p", xlim=(0, t_max), ylim=(0, 1.02),
+            colors=[ROLE["second_curve"]],
+        )
+        self._curves_for = None
+        return figure
+
+    def _set_curves(self, prompt: str, logits: np.ndarray) -> None:
+        grid = np.array(TEMPERATURES)
+        probs = np.stack([sampling.softmax(logits, temperature=t) for t in grid])
+        self._grid_entropy = sampling.entropy(probs)
+        self._grid_top = probs.max(axis=-1)
+        self.entropy_curve.set_curves(grid, self._grid_entropy)
+        self.entropy_curve.ax.set_ylim(0, 1.08 * float(self._grid_entropy.max()) or 1.0)
+        self.top_curve.set_curves(grid, self._grid_top)
+        self._curves_for = prompt
+
+    def _update(self, values: dict[str, Any]) -> str:
+        prompt, temperature = values["prompt"], values["temperature"]
+        if not prompt.strip():
+            return "Type a prompt in the box and press Enter."
+        logits = self._logits(prompt)
+        if self._curves_for != prompt:
+            self._set_curves(prompt, logits)
+        probs = sampling.softmax(logits, temperature=temperature)
+        top = _ranked(logits)[: self.n_tokens]
+        shown = probs[top]
+        rest = max(0.0, 1.0 - float(shown.sum()))
+        labels = [token_label(self.model.token_text(int(i))) for i in top] + [_others_label(logits.size - top.size)]
+        colors = [ROLE["bar"]] * len(top) + [OKABE_ITO["sky_blue"]]
+        self.bars.update(np.append(shown, rest), labels, colors)
+        h = sampling.entropy(probs)
+        p_top = float(probs.max())
+        self.entropy_curve.mark(temperature, h)
+        self.top_curve.mark(temperature, p_top)
+        if temperature == 0:
+            notice = "T = 0 is greedy: all probability on the top token"
+        elif temperature < 1:
+            notice = f"T = {temperature:g} < 1 sharpens: the top token gains, the tail shrinks"
+        elif temperature == 1:
+            notice = "T = 1: the model's own distribution"
+        else:
+            notice = f"T = {temperature:g} > 1 flattens: probability flows to the long tail"
+        self.title.set_text(notice)
+        self.subtitle.set_text(
+            f'after "{_shorten(prompt)}": entropy {h:.2f} bits ≈ {2 ** h:,.1f} equally likely choices; '
+            f"top token {p_top:.1%}"
+        )
+        return (
+            f"T = {temperature:g} · entropy {h:.2f} bits · effective choices 2^H = {2 ** h:,.1f} · "
+            f"top token {labels[0]} {p_top:.1%}"
+        )
+
+
+# -- lesson 04: truncation ----------------------------------------------------------------------
+
+_MODE_NAMES = {"top_k": "top-k", "top_p": "top-p", "min_p": "min-p"}
+_MODE_TITLES = {
+    "top_k": "top-k keeps a fixed number of tokens, however sure the model is",
+    "top_p": "top-p keeps the most likely tokens until their probability adds up to p",
+    "min_p": "min-p keeps the tokens at least min_p times as likely as the top token",
+}
+
+
+def _top_k_slider(top_k: int, minimum: int) -> widgets.IntSlider:
+    return widgets.IntSlider(
+        value=top_k, min=minimum, max=100, description="top_k" + (" (0 = off)" if minimum == 0 else ""),
+        style=slider_style(),
+    )
+
+
+def _top_p_slider(top_p: float) -> widgets.FloatSlider:
+    return widgets.FloatSlider(
+        value=top_p, min=0.01, max=1.0, step=0.01, description="top_p (1 = off)", readout_format=".2f",
+        style=slider_style(),
+    )
+
+
+def _min_p_slider(min_p: float) -> widgets.FloatSlider:
+    return widgets.FloatSlider(
+        value=min_p, min=0.0, max=1.0, step=0.01, description="min_p (0 = off)", readout_format=".2f",
+        style=slider_style(),
+    )
+
+
+class TruncationExplorer(Explorer):
+    """Top-k, top-p or min-p over the real model's distribution: what is kept, what is cut.
+
+    ``TruncationExplorer(model, prompt="Once upon a time, there was a", mode="top_p", top_p=0.9)``.
+    Top: the cumulative probability of the ranked tokens, with the p line in top-p mode.
+    Bottom: the ranked probabilities after temperature, kept tokens in blue, removed ones grey,
+    with the k line (top-k) or the min_p x p_max line (min-p). Readout: kept count and kept mass.
+    Temperature is applied first, as in transformers (``order="transformers"``).
+
+    Controls: ``mode`` ('top_k', 'top_p', 'min_p'), ``top_k``, ``top_p``, ``min_p``,
+    ``temperature``, ``prompt``. Only the active mode's slider is shown.
+    """
+
+    def __init__(
+        self,
+        model,
+        prompt: str = GOOD_PROMPTS[1],
+        *,
+        mode: str = "top_p",
+        temperature: float = 1.0,
+        top_k: int = 10,
+        top_p: float = 0.9,
+        min_p: float = 0.1,
+        n_tokens: int = 30,
+    ):
+        self.model = _check_model(model)
+        self._logits = _PromptLogits(model)
+        if mode not in _MODE_NAMES:
+            raise ValueError(f"mode must be one of {', '.join(map(repr, _MODE_NAMES))}, got {mode!r}")
+        if not (isinstance(n_tokens, int) and 5 <= n_tokens <= 50):
+            raise ValueError(f"n_tokens must be a whole number from 5 to 50, got {n_tokens!r}")
+        self.n_tokens = n_tokens
+        self._ranking_for: str | None = None
+        controls = {
+            "mode": widgets.ToggleButtons(
+                options=[(name, key) for key, name in _MODE_NAMES.items()], value=mode,
+                description="truncation", style=slider_style(),
+            ),
+            "top_k": _top_k_slider(top_k, minimum=1),
+            "top_p": _top_p_slider(top_p),
+            "min_p": _min_p_slider(min_p),
+            "temperature": _temperature_slider(temperature),
+            "prompt": _prompt_box(prompt),
+        }
+        super().__init__(controls, self._build_figure())
+
+    def _build_figure(self) -> Figure:
+        n = self.n_tokens
+        figure = new_figure(820, 500)
+        self.title, self.subtitle = _title_block(figure)
+        cum_ax = figure.add_axes([0.09, 0.6, 0.88, 0.22])
+        bars_ax = figure.add_axes([0.09, 0.17, 0.88, 0.38])
+        ranks = np.arange(n)
+        (self.kept_curve,) = cum_ax.plot([], [], "o-", color=ROLE["kept"], ms=4, lw=1.5, label="kept")
+        (self.removed_curve,) = cum_ax.plot([], [], "o-", color=ROLE["removed"], ms=4, lw=1.5, label="removed")
+        self.p_line = cum_ax.axhline(0.9, color=ROLE["threshold"], ls="--", lw=1)
+        cum_ax.set_xlim(-0.5, n - 0.5)
+        cum_ax.set_xticks(ranks)
+        cum_ax.set_ylim(0, 1.02)
+        cum_ax.set_ylabel("cumulative p")
+        cum_ax.tick_params(labelbottom=False)
+        cum_ax.legend(loc="lower right", fontsize=8, frameon=False)
+        cum_ax.grid(True, lw=0.4, alpha=0.5)
+        for side in ("top", "right"):
+            cum_ax.spines[side].set_visible(False)
+        self.cumulative_ax = cum_ax
+        self.bars = BarPanel(
+            bars_ax, n, horizontal=False, value_label="probability", show_values=False, label_fontsize=8,
+            label_rotation=60,
+        )
+        self.k_line = bars_ax.axvline(9.5, color=ROLE["threshold"], ls="--", lw=1)
+        self.min_p_line = bars_ax.axhline(0.0, color=ROLE["threshold"], ls="--", lw=1)
+        self._ranks = ranks
+        self._ranking_for = None
+        return figure
+
+    def _set_ranking(self, prompt: str, logits: np.ndarray) -> None:
+        order = _ranked(logits)
+        self._order = order
+        self._top = order[: self.n_tokens]
+        self._labels = [token_label(self.model.token_text(int(i)), max_chars=10) for i in self._top]
+        self.bars.update(np.zeros(self.n_tokens), self._labels)
+        self._ranking_for = prompt
+
+    def _update(self, values: dict[str, Any]) -> str:
+        mode, prompt, temperature = values["mode"], values["prompt"], values["temperature"]
+        for name in _MODE_NAMES:
+            self.controls[name].layout.display = None if name == mode else "none"
+        if not prompt.strip():
+            return "Type a prompt in the box and press Enter."
+        logits = self._logits(prompt)
+        if self._ranking_for != prompt:
+            self._set_ranking(prompt, logits)
+        settings = {
+            "top_k": values["top_k"] if mode == "top_k" else 0,
+            "top_p": values["top_p"] if mode == "top_p" else 1.0,
+            "min_p": values["min_p"] if mode == "min_p" else 0.0,
+        }
+        probs = sampling.softmax(logits, temperature=temperature)
+        kept = sampling.next_token_distribution(logits, temperature=temperature, **settings) > 0
+        kept_count, kept_mass = int(kept.sum()), float(probs[kept].sum())
+
+        top = self._top
+        shown = probs[top]
+        shown_kept = kept[top]
+        self.bars.set_limits(0.0, 1.15 * float(shown[0]) or 1.0)
+        self.bars.update(shown, colors=[ROLE["kept"] if k else ROLE["removed"] for k in shown_kept])
+        cumulative = np.cumsum(shown)
+        self.kept_curve.set_data(self._ranks, np.where(shown_kept, cumulative, np.nan))
+        self.removed_curve.set_data(self._ranks, np.where(shown_kept, np.nan, cumulative))
+
+        self.p_line.set_visible(mode == "top_p")
+        self.p_line.set_ydata([values["top_p"]] * 2)
+        self.k_line.set_visible(mode == "top_k" and values["top_k"] < self.n_tokens)
+        self.k_line.set_xdata([values["top_k"] - 0.5] * 2)
+        self.min_p_line.set_visible(mode == "min_p")
+        self.min_p_line.set_ydata([values["min_p"] * float(shown[0])] * 2)
+
+        dial = f"{_MODE_NAMES[mode]} {values[mode]:g}"
+        more = f" (first {self.n_tokens} shown)" if kept_count > self.n_tokens else ""
+        self.title.set_text(_MODE_TITLES[mode])
+        self.subtitle.set_text(
+            f'{dial} at T = {temperature:g} after "{_shorten(prompt)}": keeps {kept_count:,} tokens{more} '
+            f"holding {kept_mass:.1%} of the probability"
+        )
+        return (
+            f"{dial}, T = {temperature:g} · kept {kept_count:,} of {logits.size:,} tokens · "
+            f"kept mass {kept_mass:.1%} (renormalised to 100% before sampling)"
+        )
+
+
+_ORDER_COLORS = {"transformers": OKABE_ITO["blue"], "llama.cpp": OKABE_ITO["orange"]}
+_ORDER_CHAINS = {
+    "transformers": "temperature → top-k → top-p → min-p",
+    "llama.cpp": "top-k → top-p → min-p → temperature",
+}
+
+
+class ChainOrderExplorer(Explorer):
+    """The same dials, two orders: transformers (temperature first) vs llama.cpp (temperature last).
+
+    ``ChainOrderExplorer(model, prompt=..., temperature=2.0, top_p=0.9)``. Each panel shows the
+    final distribution the next token is drawn from, on the same ranked tokens; tokens the
+    chain removed show the word "removed". At T = 1 the two orders agree; move T away from 1
+    with top-p or min-p on and they keep different tokens.
+
+    Controls: ``temperature``, ``top_k`` (0 = off), ``top_p`` (1 = off), ``min_p`` (0 = off), ``prompt``.
+    """
+
+    def __init__(
+        self,
+        model,
+        prompt: str = GOOD_PROMPTS[1],
+        *,
+        temperature: float = 2.0,
+        top_k: int = 0,
+        top_p: float = 0.9,
+        min_p: float = 0.0,
+        n_tokens: int = 12,
+    ):
+        self.model = _check_model(model)
+        self._logits = _PromptLogits(model)
+        if not (isinstance(n_tokens, int) and 3 <= n_tokens <= 20):
+            raise ValueError(f"n_tokens must be a whole number from 3 to 20, got {n_tokens!r}")
+        self.n_tokens = n_tokens
+        controls = {
+            "temperature": _temperature_slider(temperature),
+            "top_k": _top_k_slider(top_k, minimum=0),
+            "top_p": _top_p_slider(top_p),
+            "min_p": _min_p_slider(min_p),
+            "prompt": _prompt_box(prompt),
+        }
+        super().__init__(controls, self._build_figure())
+
+    def _build_figure(self) -> Figure:
+        figure = new_figure(820, 440)
+        self.title, self.subtitle = _title_block(figure)
+        self.panels: dict[str, BarPanel] = {}
+        for order, left in zip(sampling.ORDERS, (0.14, 0.61)):
+            ax = figure.add_axes([left, 0.11, 0.33, 0.64])
+            panel = BarPanel(ax, self.n_tokens, value_label="probability the token is drawn")
+            ax.set_title(f"order={order!r}\n{_ORDER_CHAINS[order]}", fontsize=9, color=_ORDER_COLORS[order])
+            self.panels[order] = panel
+        return figure
+
+    def _update(self, values: dict[str, Any]) -> str:
+        prompt = values["prompt"]
+        if not prompt.strip():
+            return "Type a prompt in the box and press Enter."
+        logits = self._logits(prompt)
+        settings = {key: values[key] for key in ("temperature", "top_k", "top_p", "min_p")}
+        top = _ranked(logits)[: self.n_tokens]
+        labels = [token_label(self.model.token_text(int(i))) for i in top]
+        finals = {order: sampling.next_token_distribution(logits, order=order, **settings) for order in sampling.ORDERS}
+        high = max(float(final[top].max()) for final in finals.values())
+        counts = {}
+        for order, final in finals.items():
+            shown = final[top]
+            panel = self.panels[order]
+            panel.set_limits(0.0, 1.25 * high or 1.0)
+            panel.update(
+                shown, labels, _ORDER_COLORS[order],
+                texts=[_percent_or_removed(p) for p in shown],
+            )
+            counts[order] = int((final > 0).sum())
+        differ = int(((finals["transformers"] > 0) != (finals["llama.cpp"] > 0)).sum())
+        self.title.set_text(
+            "Same dials, different order: they keep different tokens" if differ
+            else "Same dials, different order: here both keep the same tokens"
+        )
+        dials = ", ".join(f"{key}={value:g}" for key, value in settings.items())
+        self.subtitle.set_text(
+            f"{dials}: transformers keeps {counts['transformers']:,} tokens, llama.cpp keeps {counts['llama.cpp']:,}"
+        )
+        return (
+            f"transformers keeps {counts['transformers']:,} tokens · llama.cpp keeps {counts['llama.cpp']:,} tokens · "
+            f"kept by only one of them: {differ:,}"
+        )
+
+
+def _percent_or_removed(p: float) -> str:
+    if p == 0:
+        return "removed"
+    return f"{p:.1%}" if p >= 0.001 else "<0.1%"
