@@ -6,7 +6,7 @@ Explorers are found in the page only by the hooks that course_utils.widgets give
 /work/team/browser_hooks.md for the contract):
 
 - the explorer's root widget has the DOM class ``dd-explorer``;
-- its main control (a slider or a dropdown) has ``dd-main-control``;
+- its main control (a slider) has ``dd-main-control``;
 - its figure, a ``widgets.Image``, has ``dd-figure``;
 - every PNG it shows carries a PNG text chunk ``dd-main``: the main control's value as the
   control shows it on screen.
@@ -41,7 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-NOTEBOOKS = REPO / "notebooks"
+# DD_NOTEBOOKS points the suite at another copy of the lessons (e.g. a learner's edited copy).
+NOTEBOOKS = Path(os.environ.get("DD_NOTEBOOKS", REPO / "notebooks"))
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 LESSON_GLOB = "[0-9][0-9]_*.ipynb"
 
@@ -354,9 +355,11 @@ window.__dd = window.__dd || (() => {
     function shown(root) {
         const c = control(root);
         const select = c.querySelector('select');
-        if (select) return select.selectedIndex < 0 ? '' : select.options[select.selectedIndex].textContent;
-        const readout = c.querySelector('.widget-readout');
-        return readout ? readout.textContent.trim() : null;
+        // ipywidgets shows spaces in option labels as no-break spaces.
+        const text = select
+            ? (select.selectedIndex < 0 ? '' : select.options[select.selectedIndex].textContent)
+            : (c.querySelector('.widget-readout') || {textContent: null}).textContent;
+        return text === null ? null : text.replace(/\u00a0/g, ' ').trim();
     }
     // 'up' / 'down' / 'both': which way the control can still move.
     function room(root) {
@@ -483,7 +486,7 @@ class Explorer:
         ):
             count = self.root.locator(selector).count()
             if count != 1:
-                problems.append(f"{self.label}: expected exactly one {what}, found {count}")
+                problems.append(f"expected exactly one {what}, found {count}")
         return problems
 
     def shown(self) -> str | None:
@@ -495,14 +498,23 @@ class Explorer:
     def figure_pixels(self) -> bytes:
         return self.root.locator("img.dd-figure, .dd-figure img").first.screenshot()
 
-    def next_key(self, prefer_up: bool = True) -> str:
+    def main_control_problem(self) -> str | None:
+        """Why a learner could not move the main control from the keyboard, if so."""
+        if self.root.evaluate("root => window.__dd.isSelect(root)"):
+            return (
+                "its main control is a Dropdown. In JupyterLab the arrow keys on "
+                "a focused <select> move the notebook's cell cursor instead (a <select> is not "
+                ":read-write, so command-mode shortcuts fire): make a slider the main control"
+            )
         room = self.root.evaluate("root => window.__dd.room(root)")
-        up = room["up"] if prefer_up or not room["down"] else False
         if not room["up"] and not room["down"]:
-            raise AssertionError(f"{self.label}: its main control has a single value; nothing to move")
-        is_select = self.root.evaluate("root => window.__dd.isSelect(root)")
-        if is_select:
-            return "ArrowDown" if up else "ArrowUp"
+            return "its main control has a single value, nothing to move"
+        return None
+
+    def next_key(self, prefer_up: bool = True) -> str:
+        """ArrowRight (or ArrowLeft at the end of the range, or when ``prefer_up`` is False)."""
+        room = self.root.evaluate("root => window.__dd.room(root)")
+        up = room["up"] if prefer_up else not room["down"]
         return "ArrowRight" if up else "ArrowLeft"
 
     def focus_control(self) -> None:

@@ -1,0 +1,129 @@
+"""The course as a learner uses it: every lesson in JupyterLab, in headless Chromium.
+
+For each lesson (notebooks/NN_*.ipynb, found automatically): open it in a JupyterLab server
+this module starts on a copy of the notebooks, Run All, and check that no cell errors and the
+browser console stays clean. Then for every explorer on the page (found by its DOM class, see
+tests/browser_support.py): focus its main slider, press an arrow key, and check that the
+picture on screen changed and was drawn for the value the slider now shows; press the other
+arrow and check the picture returns to the original. A screenshot of every explorer is saved in
+artifacts/screenshots/ for a person to look at.
+
+Needs Debian's chromium: skipped on a learner's machine without it, fails in CI
+(COURSE_REQUIRE_ALL=1). Heavy: run it under ``flock /tmp/dd_heavy.lock`` on shared machines.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from browser_support import (
+    SCREENSHOTS,
+    LessonPage,
+    chromium,
+    jupyterlab_server,
+    lesson_notebooks,
+    screenshot_path,
+)
+from conftest import require_browser
+
+LESSONS = lesson_notebooks()
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """One JupyterLab server over a copy of the lessons and one Chromium, for the module."""
+    executable = require_browser()
+    workdir = tmp_path_factory.mktemp("browser")
+    with jupyterlab_server(LESSONS, workdir) as server, chromium(executable, workdir) as browser:
+        yield server, browser
+
+
+@pytest.fixture
+def lesson(lab, request):
+    """The lesson open in a fresh tab; its kernel is shut down afterwards to free the model."""
+    server, browser = lab
+    page = LessonPage(browser.new_page(), server, request.param)
+    try:
+        page.open()
+        yield page
+    finally:
+        page.page.close()
+        server.shutdown_kernels()
+
+
+def test_lessons_are_found():
+    assert LESSONS, "no lesson notebooks found (expected notebooks/NN_name.ipynb)"
+
+
+@pytest.mark.parametrize("lesson", [nb.name for nb in LESSONS], indirect=True)
+def test_lesson_runs_and_every_explorer_answers_the_keyboard(lesson):
+    state = lesson.run_all()
+    page_shot = SCREENSHOTS / f"{lesson.name.removesuffix('.ipynb')}__page.png"
+    page_shot.parent.mkdir(parents=True, exist_ok=True)
+    lesson.page.screenshot(path=str(page_shot), full_page=False)
+
+    assert not state["errors"], (
+        f"{lesson.name}: Run All shows error outputs: {lesson.error_output_texts()} "
+        f"(screenshot: {page_shot})"
+    )
+    assert state["unrun"] == 0, f"{lesson.name}: {state['unrun']} code cells did not run"
+    broken = lesson.page.locator(".jp-OutputArea-output:has-text('Error displaying widget')")
+    assert broken.count() == 0, f"{lesson.name}: a widget failed to display (screenshot: {page_shot})"
+
+    explorers = lesson.explorers()
+    bundles = lesson.explorer_bundles()
+    assert len(explorers) == bundles, (
+        f"{lesson.name}: {bundles} outputs are explorers (widget view + image/png) but "
+        f"{len(explorers)} have the DOM class dd-explorer: every explorer needs the hooks in "
+        f"tests/browser_support.py (screenshot: {page_shot})"
+    )
+
+    for explorer in explorers:
+        shot = screenshot_path(lesson.name, explorer)
+        where = f"{lesson.name}, {explorer.label} (screenshot: {shot})"
+        explorer.root.scroll_into_view_if_needed()
+        explorer.screenshot(shot)
+        assert not explorer.check_hooks(), f"{where}: {explorer.check_hooks()}"
+        problem = explorer.main_control_problem()
+        assert problem is None, f"{where}: {problem}"
+
+        first_shown, first_drawn = explorer.shown(), explorer.drawn()
+        assert first_drawn is not None, (
+            f"{where}: its PNG has no 'dd-main' text chunk naming the value it was drawn for"
+        )
+        assert explorer.root.evaluate(
+            "(root, [a, b]) => window.__dd.sameValue(a, b)", [first_shown, first_drawn]
+        ), f"{where}: after Run All the slider shows {first_shown!r} but the figure was drawn for {first_drawn!r}"
+        first_pixels = explorer.figure_pixels()
+
+        explorer.focus_control()
+        forward = explorer.press(explorer.next_key())
+        explorer.screenshot(shot)
+        assert forward.ok, (
+            f"{where}: after {forward.key} the slider shows {forward.shown!r} but the picture on "
+            f"screen was drawn for {forward.drawn!r}"
+        )
+        assert forward.shown != first_shown, f"{where}: {forward.key} did not move the slider"
+        moved_pixels = explorer.figure_pixels()
+        assert moved_pixels != first_pixels, (
+            f"{where}: the slider moved {first_shown!r} -> {forward.shown!r} but the figure's "
+            "pixels on screen did not change"
+        )
+
+        back_key = "ArrowLeft" if forward.key == "ArrowRight" else "ArrowRight"
+        back = explorer.press(back_key)
+        assert back.ok and back.shown == first_shown, (
+            f"{where}: {back_key} should return the slider to {first_shown!r} and draw it; "
+            f"it shows {back.shown!r}, the picture was drawn for {back.drawn!r}"
+        )
+        assert explorer.figure_pixels() == first_pixels, (
+            f"{where}: back at {first_shown!r}, the picture differs from the first one drawn "
+            "for that value"
+        )
+
+    assert not lesson.console_errors, (
+        f"{lesson.name}: the browser console has errors: {lesson.console_errors} "
+        f"(screenshot: {page_shot})"
+    )
