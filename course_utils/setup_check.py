@@ -294,37 +294,11 @@ def check_model_loads(path: Path | None) -> tuple[CheckResult, Any]:
 
 
 def build_check_explorer(model):
-    """A small explorer over the real model: a temperature slider and the top-8 next tokens.
+    """Lesson 03's temperature explorer over the real model: if it renders here, the lessons'
+    explorers can too (they share the same machinery: Agg figure -> PNG -> ipywidgets.Image)."""
+    from course_utils.widgets import TemperatureExplorer
 
-    It goes through the same machinery as every lesson's explorer (``Explorer``, ``BarPanel``,
-    Agg → PNG → ``ipywidgets.Image``), so if it renders here, the lessons' explorers can too.
-    """
-    import ipywidgets as widgets
-
-    from course_utils.plots import BarPanel, new_figure, token_label
-    from course_utils.sampling import softmax
-    from course_utils.widgets import Explorer, slider_style
-
-    logits = model.next_token_logits(model.encode(CHECK_PROMPT))
-
-    class SetupCheckExplorer(Explorer):
-        def __init__(self):
-            figure = new_figure(560, 260)
-            self.bars = BarPanel(figure.add_subplot(), 8)
-            figure.axes[0].set_title(f"Next token after {CHECK_PROMPT!r}: move the slider")
-            figure.subplots_adjust(left=0.2, right=0.94, top=0.88, bottom=0.17)
-            slider = widgets.FloatSlider(
-                value=1.0, min=0.1, max=3.0, step=0.1, description="temperature", style=slider_style()
-            )
-            super().__init__({"temperature": slider}, figure)
-
-        def _update(self, values):
-            probs = softmax(logits, temperature=values["temperature"])
-            top = probs.argsort()[::-1][:8]
-            self.bars.update(probs[top], [token_label(model.token_text(int(i))) for i in top])
-            return f"top token {model.token_text(int(top[0]))!r}: {probs[top[0]]:.1%}"
-
-    return SetupCheckExplorer()
+    return TemperatureExplorer(model, prompt=CHECK_PROMPT, temperature=1.0)
 
 
 def check_explorer(model, build: Callable = build_check_explorer) -> tuple[CheckResult, Any]:
