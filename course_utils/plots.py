@@ -523,3 +523,119 @@ def sampling_convergence_figure(
 
 
 __all__ += ["StaticFigure", "sampling_convergence_figure"]
+
+
+# ============================================================================================
+# Lesson 05: static figures (greedy's loop, the Holtzman replication) -- lesson 05 author
+# ============================================================================================
+
+
+def _plain_axes(ax) -> None:
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def loop_probability_figure(
+    probs: Sequence[float],
+    loop_start: int | None,
+    period: int | None = None,
+    *,
+    title: str = "Greedy decoding: once the loop starts, the model grows more and more sure of it",
+) -> StaticFigure:
+    """The probability each generated token had, step by step, with a repeating loop shaded.
+
+    ``probs[i]`` is the probability of the i-th generated token under the model (T = 1);
+    ``loop_start`` is the index of the loop's first token (None: no loop), ``period`` its
+    length in tokens, drawn as alternating bands so each repeat is visible.
+    """
+    probs = np.asarray(probs, dtype=float)
+    if probs.ndim != 1 or probs.size == 0:
+        raise ValueError(f"probs must be a non-empty 1-D sequence of probabilities, got shape {probs.shape}")
+    if loop_start is not None and not 0 <= loop_start < probs.size:
+        raise ValueError(f"loop_start must be None or an index into probs (0 to {probs.size - 1}), got {loop_start}")
+    figure = new_figure(760, 300)
+    ax = figure.add_axes([0.08, 0.16, 0.9, 0.68])
+    steps = np.arange(1, probs.size + 1)
+    if loop_start is not None:
+        width = period or (probs.size - loop_start)
+        for n, start in enumerate(range(loop_start, probs.size, width)):
+            ax.axvspan(start + 0.5, min(start + width, probs.size) + 0.5, color=OKABE_ITO["orange"],
+                       alpha=0.28 if n % 2 == 0 else 0.14, lw=0)
+    ax.plot(steps, probs, "o-", color=ROLE["bar"], ms=3.5, lw=1.2, label="probability of the chosen token")
+    ax.set_xlim(0.5, probs.size + 0.5)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("generated token (step)")
+    ax.set_ylabel("probability (T = 1)")
+    _plain_axes(ax)
+    if loop_start is not None:
+        ax.text(loop_start + 1, 1.02, "repeating loop (one band per repeat)", fontsize=9,
+                color="#7A5200", va="bottom")
+    figure.suptitle(title, fontsize=11, x=0.01, ha="left")
+    description = f"loop_probability_figure({probs.size} steps, loop from step {None if loop_start is None else loop_start + 1})"
+    return StaticFigure(figure, description)
+
+
+def replication_figure(
+    labels: Sequence[str],
+    repetition_pct: Sequence[float],
+    perplexity: Sequence[float],
+    distinct_2: Sequence[float],
+    paper_repetition_pct: Sequence[float | None],
+    paper_perplexity: Sequence[float | None],
+    human_perplexity: float | None = None,
+    *,
+    title: str = "Same shape as the paper: greedy loops and is over-confident; pure sampling wanders",
+) -> StaticFigure:
+    """Our measurements per decoding method (bars) beside the paper's numbers (black diamonds).
+
+    One row per method in every panel: repetition %, perplexity (log scale, with the paper's
+    human-text perplexity as a dashed line), distinct-2. ``paper_*`` hold None where the paper
+    has no number for that method.
+    """
+    n = len(labels)
+    columns = (repetition_pct, perplexity, distinct_2, paper_repetition_pct, paper_perplexity)
+    if n == 0 or any(len(c) != n for c in columns):
+        raise ValueError(f"labels and every metric need one value per method; got {n} labels and lengths {[len(c) for c in columns]}")
+    rows = np.arange(n)
+    figure = new_figure(980, 80 + 34 * n + 90)
+    axes = figure.subplots(1, 3, sharey=True, gridspec_kw={"wspace": 0.08})
+    panels = (
+        (axes[0], repetition_pct, paper_repetition_pct, "generations ending in a loop (%)", False),
+        (axes[1], perplexity, paper_perplexity, "perplexity (model's own, log scale)", True),
+        (axes[2], distinct_2, [None] * n, "distinct-2 (share of unique bigrams)", False),
+    )
+    for ax, ours, paper, xlabel, log in panels:
+        values = np.asarray(ours, dtype=float)
+        ax.barh(rows, values, height=0.62, color=ROLE["bar"], label="SmolLM2-135M (this course)")
+        marked = [(r, v) for r, v in zip(rows, paper) if v is not None]
+        if marked:
+            ax.plot([v for _, v in marked], [r for r, _ in marked], "D", color=ROLE["threshold"], ms=7,
+                    label="GPT-2 Large (Holtzman et al., 2020)")
+        for r, v in zip(rows, values):
+            ax.text(v, r, f" {v:.3g}", va="center", fontsize=8.5, color=ROLE["text"])
+        if log:
+            ax.set_xscale("log")
+            ax.set_xlim(0.9, 2.5 * max(values.max(), max((v for _, v in marked), default=1)))
+            if human_perplexity is not None:
+                ax.axvline(human_perplexity, color=ROLE["threshold"], ls="--", lw=1,
+                           label="human text (paper)")
+        else:
+            high = max(values.max(), max((v for _, v in marked), default=0))
+            ax.set_xlim(0, 1.22 * high if high > 0 else 1)
+        ax.set_xlabel(xlabel, fontsize=9.5)
+        _plain_axes(ax)
+    axes[0].set_yticks(rows, list(labels), fontsize=9.5)
+    axes[0].set_ylim(n - 0.5, -0.5)
+    handles, names = [], []
+    for ax in axes[:2]:
+        for h, name in zip(*ax.get_legend_handles_labels()):
+            if name not in names:
+                handles.append(h)
+                names.append(name)
+    figure.legend(handles, names, loc="lower center", ncol=3, fontsize=9, frameon=False)
+    figure.suptitle(title, fontsize=11, x=0.01, ha="left")
+    figure.subplots_adjust(left=0.2, right=0.97, top=1 - 45 / figure.bbox.height, bottom=95 / figure.bbox.height)
+    return StaticFigure(figure, f"replication_figure({n} methods: {', '.join(labels)})")
+
+
+__all__ += ["loop_probability_figure", "replication_figure"]
