@@ -47,3 +47,8 @@ wheelhouse: $(STAMP)
 # Learner copies of the lessons: solution-tagged cells removed, outputs cleared, into student/.
 student: $(STAMP)
 	$(PY) scripts/make_student_copies.py notebooks student
+
+# Static pages of every lesson for readers without a kernel, offline (no CDN): site/index.html.
+.PHONY: html
+html: $(STAMP)
+	$(PY) scripts/export_html.py --out site
