@@ -40,7 +40,7 @@ check: $(STAMP) $(LAB_OVERRIDES)
 	$(PY) -m course_utils.setup_check
 
 # For an instructor, once, with network: then copy the repository with wheelhouse/ to a USB stick.
-# Other laptop types: make wheelhouse WHEELHOUSE_TARGETS='--platform win_amd64 --python-version 3.12'
+# Other laptop types, e.g.: make wheelhouse WHEELHOUSE_TARGETS='--platform macosx_11_0_arm64 --python-version 3.12'
 wheelhouse: $(STAMP)
 	$(PY) scripts/build_wheelhouse.py --dest wheelhouse --model $(MODEL_WHEEL) $(WHEELHOUSE_TARGETS)
 

