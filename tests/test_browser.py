@@ -14,6 +14,9 @@ Needs Debian's chromium: skipped on a learner's machine without it, fails in CI
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import nbformat
 import pytest
 
 from browser_support import (
@@ -27,8 +30,53 @@ from browser_support import (
 from conftest import require_browser
 
 LESSONS = lesson_notebooks()
+HARNESS_NOTEBOOK = "zz_harness_check.ipynb"
 
 pytestmark = pytest.mark.browser
+
+# A notebook of three toy explorers with the hooks, built from plain ipywidgets: one honest,
+# one whose PNG claims a stale value, one whose picture never changes. It shows that the checks
+# below catch a picture that does not match the slider, not only a missing one.
+_HARNESS_SETUP = """
+import io
+import ipywidgets as w
+from matplotlib.figure import Figure
+
+def toy_explorer(kind):
+    fig = Figure(figsize=(3, 2), dpi=60)
+    ax = fig.add_subplot()
+    bar = ax.bar([0], [1])[0]
+    ax.set_ylim(0, 10)
+    slider = w.IntSlider(value=3, min=0, max=9, description=kind)
+    def png(value, label):
+        bar.set_height(value)
+        out = io.BytesIO()
+        fig.savefig(out, format="png", metadata={"dd-main": label})
+        return out.getvalue()
+    image = w.Image(value=png(3, "3"), format="png")
+    def redraw(change):
+        if kind == "honest":
+            image.value = png(change["new"], str(change["new"]))
+        elif kind == "stale":
+            image.value = png(change["new"], "3")
+    slider.observe(redraw, names="value")
+    slider.add_class("dd-main-control")
+    image.add_class("dd-figure")
+    root = w.VBox([slider, image])
+    root.add_class("dd-explorer")
+    return root
+"""
+
+
+def write_harness_notebook(folder: Path) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(_HARNESS_SETUP)] + [
+        nbformat.v4.new_code_cell(f"toy_explorer({kind!r})") for kind in ("honest", "stale", "frozen")
+    ]
+    path = folder / HARNESS_NOTEBOOK
+    nbformat.write(nb, path)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +84,11 @@ def lab(tmp_path_factory):
     """One JupyterLab server over a copy of the lessons and one Chromium, for the module."""
     executable = require_browser()
     workdir = tmp_path_factory.mktemp("browser")
-    with jupyterlab_server(LESSONS, workdir) as server, chromium(executable, workdir) as browser:
+    harness = write_harness_notebook(tmp_path_factory.mktemp("harness"))
+    with (
+        jupyterlab_server([*LESSONS, harness], workdir) as server,
+        chromium(executable, workdir) as browser,
+    ):
         yield server, browser
 
 
@@ -57,9 +109,22 @@ def test_lessons_are_found():
     assert LESSONS, "no lesson notebooks found (expected notebooks/NN_name.ipynb)"
 
 
+@pytest.mark.parametrize("lesson", [HARNESS_NOTEBOOK], indirect=True)
+def test_the_checks_catch_a_picture_that_does_not_match_the_slider(lesson):
+    lesson.run_all()
+    honest, stale, frozen = lesson.explorers()
+    for explorer in (honest, stale, frozen):
+        explorer.focus_control()
+        change = explorer.press("ArrowRight", timeout_s=3)
+        assert change.shown == "4"
+        assert change.ok is (explorer is honest), (explorer.label, change)
+    assert lesson.console_errors == []
+
+
 @pytest.mark.parametrize("lesson", [nb.name for nb in LESSONS], indirect=True)
 def test_lesson_runs_and_every_explorer_answers_the_keyboard(lesson):
     state = lesson.run_all()
+    console_after_run = list(lesson.console_errors)
     page_shot = SCREENSHOTS / f"{lesson.name.removesuffix('.ipynb')}__page.png"
     page_shot.parent.mkdir(parents=True, exist_ok=True)
     lesson.page.screenshot(path=str(page_shot), full_page=False)
@@ -69,6 +134,10 @@ def test_lesson_runs_and_every_explorer_answers_the_keyboard(lesson):
         f"(screenshot: {page_shot})"
     )
     assert state["unrun"] == 0, f"{lesson.name}: {state['unrun']} code cells did not run"
+    assert not console_after_run, (
+        f"{lesson.name}: the browser console has errors after Run All: {console_after_run} "
+        f"(screenshot: {page_shot})"
+    )
     broken = lesson.page.locator(".jp-OutputArea-output:has-text('Error displaying widget')")
     assert broken.count() == 0, f"{lesson.name}: a widget failed to display (screenshot: {page_shot})"
 
