@@ -23,6 +23,7 @@ role a colour plays (kept token, removed token, chosen token, ...) has one name 
 from __future__ import annotations
 
 import io
+import weakref
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -43,6 +44,7 @@ __all__ = [
     "token_label",
     "new_figure",
     "figure_to_png",
+    "mark_dynamic",
     "BarPanel",
     "CurvePanel",
     "TokenTextPanel",
@@ -112,15 +114,76 @@ def new_figure(width_px: int, height_px: int, dpi: int = DPI) -> Figure:
     return figure
 
 
-def figure_to_png(figure: Figure, compress_level: int = 1) -> bytes:
+def mark_dynamic(*artists) -> None:
+    """Declare artists that change on every redraw (bars, value labels, markers, titles).
+
+    :func:`figure_to_png` then draws everything else once into a cached background and, on
+    each redraw, restores that background and draws only these artists on top (blitting).
+    Dynamic artists are drawn in z-order after the static ones, so they must not need to sit
+    underneath a static artist.
+    """
+    for artist in artists:
+        figure = artist.get_figure(root=True)
+        if figure is None:
+            raise ValueError(f"{artist!r} must be added to a figure before it is marked dynamic")
+        artist.set_animated(True)
+        _DYNAMIC.setdefault(figure, []).append(artist)
+
+
+_DYNAMIC: "weakref.WeakKeyDictionary[Figure, list]" = weakref.WeakKeyDictionary()
+_BACKGROUNDS: "weakref.WeakKeyDictionary[Figure, tuple]" = weakref.WeakKeyDictionary()
+
+
+def _static_signature(figure: Figure) -> tuple:
+    """Everything that shapes the static layer: limits, tick labels, static texts and patches.
+
+    Cheap to compute (no drawing); when it changes, the cached background is redrawn.
+    """
+    parts: list = [tuple(figure.bbox.bounds)]
+    for text in figure.texts:
+        if not text.get_animated():
+            parts.append((text.get_text(), text.get_position(), text.get_visible()))
+    for ax in figure.axes:
+        parts.append((ax.get_position().bounds, ax.get_xlim(), ax.get_ylim(), ax.get_visible()))
+        for axis in (ax.xaxis, ax.yaxis):
+            formatter = axis.get_major_formatter()
+            parts.append((tuple(axis.get_majorticklocs()), tuple(getattr(formatter, "seq", ()))))
+        for text in ax.texts:
+            if not text.get_animated():
+                parts.append((text.get_text(), text.get_position(), text.get_visible(), text.get_color()))
+        for patch in ax.patches:
+            if not patch.get_animated():
+                parts.append((patch.get_xy() if hasattr(patch, "get_xy") else None, patch.get_facecolor()))
+        for line in ax.lines:
+            if not line.get_animated():
+                parts.append((id(line), line.get_visible(), len(line.get_xdata())))
+    return tuple(parts)
+
+
+def figure_to_png(figure: Figure, compress_level: int = 1, *, full: bool = False) -> bytes:
     """Render ``figure`` with Agg and encode it as PNG bytes, fast.
 
-    ``figure.savefig`` goes through a second full draw and zlib level 6; drawing once and
-    encoding the RGBA buffer with Pillow at level 1 is several times faster and the file is
-    only modestly larger (flat-colour plots compress well at any level).
+    Artists marked with :func:`mark_dynamic` are blitted over a cached background, which is
+    redrawn only when the static layer changed (see :func:`_static_signature`); ``full=True``
+    forces a complete draw. Drawing once and encoding the RGBA buffer with Pillow at level 1
+    is several times faster than ``figure.savefig`` (a second full draw, zlib level 6), and the
+    file is only modestly larger: flat-colour plots compress well at any level.
     """
     canvas = figure.canvas
-    canvas.draw()
+    dynamic = [a for a in _DYNAMIC.get(figure, ()) if a.axes is not None or a.figure is not None]
+    if not dynamic:
+        canvas.draw()
+    else:
+        signature = None if full else _static_signature(figure)
+        cached = _BACKGROUNDS.get(figure)
+        if full or cached is None or cached[0] != signature:
+            canvas.draw()  # draws every artist that is not animated
+            _BACKGROUNDS[figure] = (signature, canvas.copy_from_bbox(figure.bbox))
+        else:
+            canvas.restore_region(cached[1])
+        for artist in sorted(dynamic, key=lambda a: a.get_zorder()):
+            if artist.get_visible():
+                figure.draw_artist(artist)
     width, height = canvas.get_width_height(physical=True)
     rgba = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
     out = io.BytesIO()
@@ -145,6 +208,11 @@ class BarPanel:
 
     Slots beyond the data passed to :meth:`update` are hidden, so the same panel serves any
     number of tokens up to ``n_slots``.
+
+    Bars and value annotations are dynamic (blitted, see :func:`mark_dynamic`). Token labels
+    are tick labels, part of the cached background, unless ``dynamic_labels=True`` (horizontal
+    panels only): then they are drawn per frame too, which is cheaper when the labels change on
+    most redraws (a slider that changes how many tokens are shown, a stepper).
     """
 
     def __init__(
@@ -159,6 +227,7 @@ class BarPanel:
         show_values: bool = True,
         label_fontsize: float = 9,
         label_rotation: float = 0,
+        dynamic_labels: bool = False,
     ):
         if n_slots < 1:
             raise ValueError(f"n_slots must be at least 1, got {n_slots}")
@@ -203,6 +272,18 @@ class BarPanel:
                         clip_on=False,
                     )
                 )
+        self.label_texts = []
+        if dynamic_labels:
+            if not horizontal:
+                raise ValueError("dynamic_labels=True needs horizontal=True")
+            self.label_texts = [
+                ax.text(
+                    -0.015, position, "", transform=ax.get_yaxis_transform(), ha="right", va="center",
+                    fontsize=label_fontsize, color=ROLE["text"],
+                )
+                for position in positions
+            ]
+        mark_dynamic(*self.bars, *self.value_texts, *self.label_texts)
         self._labels: list[str] = [""] * n_slots
         self._values = np.zeros(n_slots)
         self._n_shown = 0
@@ -239,7 +320,11 @@ class BarPanel:
             if len(labels) != n:
                 raise ValueError(f"got {len(labels)} labels for {n} values")
             self._labels = list(labels) + [""] * (self.n_slots - n)
-            self._label_axis.set_ticklabels(self._labels, **self._label_style)
+            if self.label_texts:
+                for text, label in zip(self.label_texts, self._labels):
+                    text.set_text(label)
+            else:
+                self._label_axis.set_ticklabels(self._labels, **self._label_style)
         if colors is None:
             colors = [ROLE["bar"]] * n
         elif isinstance(colors, str):
@@ -328,6 +413,7 @@ class CurvePanel:
         for color in colors:
             (point,) = ax.plot([], [], "o", color=color, markeredgecolor=ROLE["threshold"], ms=6)
             self.marker_points.append(point)
+        mark_dynamic(*self.lines, self.marker_line, *self.marker_points)
         ax.set_xlim(*xlim)
         ax.set_ylim(*ylim)
         ax.set_xlabel(xlabel)

@@ -58,6 +58,7 @@ from course_utils.plots import (
     CurvePanel,
     TokenTextPanel,
     figure_to_png,
+    mark_dynamic,
     new_figure,
     token_label,
     visible,
@@ -342,6 +343,15 @@ def _ranked(logits: np.ndarray) -> np.ndarray:
     return np.argsort(-logits, kind="stable")
 
 
+def _nice_limit(value: float) -> float:
+    """An axis limit just above ``value`` from a short fixed list, so that limits (and with them
+    the cached background of the figure) change only when the data moves a lot."""
+    for limit in (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0):
+        if value <= limit:
+            return limit
+    return 1.2
+
+
 def _others_label(count: int) -> str:
     return f"(other {count:,})"
 
@@ -350,6 +360,7 @@ def _title_block(figure: Figure, top: float = 0.97):
     """A bold title (what to notice) and a subtitle (the numbers) at the top left of a figure."""
     title = figure.text(0.015, top, "", ha="left", va="top", fontsize=12, fontweight="bold", color=ROLE["text"])
     subtitle = figure.text(0.015, top - 0.065, "", ha="left", va="top", fontsize=10, color="#444444")
+    mark_dynamic(title, subtitle)
     return title, subtitle
 
 
@@ -405,7 +416,7 @@ class TopTokensExplorer(Explorer):
         figure = new_figure(720, 420)
         self.title, self.subtitle = _title_block(figure)
         ax = figure.add_axes([0.2, 0.12, 0.72, 0.7])
-        self.bars = BarPanel(ax, self.MAX_TOKENS)
+        self.bars = BarPanel(ax, self.MAX_TOKENS, dynamic_labels=True)
         return figure
 
     def _on_menu(self, change: dict) -> None:
@@ -425,7 +436,7 @@ class TopTokensExplorer(Explorer):
         mass = float(probs[top].sum())
         if scale == "probability":
             shown = probs[top]
-            self.bars.set_limits(0.0, min(1.0, 1.2 * float(shown[0])) or 1.0)
+            self.bars.set_limits(0.0, _nice_limit(1.15 * float(shown[0])))
             self.bars.ax.set_xlabel("probability of being the next token")
             self.bars.update(shown, labels, ROLE["bar"])
             self.subtitle.set_text(
@@ -559,6 +570,7 @@ class TemperatureExplorer(Explorer):
             raise ValueError(f"n_tokens must be a whole number from 2 to 15, got {n_tokens!r}")
         self.n_tokens = n_tokens
         self._curves_for: str | None = None
+        self._curve_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         controls = {"temperature": _temperature_slider(temperature), "prompt": _prompt_box(prompt)}
         super().__init__(controls, self._build_figure())
 
@@ -581,14 +593,20 @@ class TemperatureExplorer(Explorer):
         self._curves_for = None
         return figure
 
+    def _curve_data(self, prompt: str, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Entropy and top-token probability at every slider stop, computed once per prompt."""
+        if prompt not in self._curve_cache:
+            grid = np.array(TEMPERATURES)
+            probs = np.stack([sampling.softmax(logits, temperature=t) for t in grid])
+            self._curve_cache = {prompt: (sampling.entropy(probs), probs.max(axis=-1))}
+        return self._curve_cache[prompt]
+
     def _set_curves(self, prompt: str, logits: np.ndarray) -> None:
         grid = np.array(TEMPERATURES)
-        probs = np.stack([sampling.softmax(logits, temperature=t) for t in grid])
-        self._grid_entropy = sampling.entropy(probs)
-        self._grid_top = probs.max(axis=-1)
-        self.entropy_curve.set_curves(grid, self._grid_entropy)
-        self.entropy_curve.ax.set_ylim(0, 1.08 * float(self._grid_entropy.max()) or 1.0)
-        self.top_curve.set_curves(grid, self._grid_top)
+        entropies, tops = self._curve_data(prompt, logits)
+        self.entropy_curve.set_curves(grid, entropies)
+        self.entropy_curve.ax.set_ylim(0, 1.08 * float(entropies.max()) or 1.0)
+        self.top_curve.set_curves(grid, tops)
         self._curves_for = prompt
 
     def _update(self, values: dict[str, Any]) -> str:
@@ -715,6 +733,7 @@ class TruncationExplorer(Explorer):
         (self.kept_curve,) = cum_ax.plot([], [], "o-", color=ROLE["kept"], ms=4, lw=1.5, label="kept")
         (self.removed_curve,) = cum_ax.plot([], [], "o-", color=ROLE["removed"], ms=4, lw=1.5, label="removed")
         self.p_line = cum_ax.axhline(0.9, color=ROLE["threshold"], ls="--", lw=1)
+        mark_dynamic(self.kept_curve, self.removed_curve, self.p_line)
         cum_ax.set_xlim(-0.5, n - 0.5)
         cum_ax.set_xticks(ranks)
         cum_ax.set_ylim(0, 1.02)
@@ -731,14 +750,13 @@ class TruncationExplorer(Explorer):
         )
         self.k_line = bars_ax.axvline(9.5, color=ROLE["threshold"], ls="--", lw=1)
         self.min_p_line = bars_ax.axhline(0.0, color=ROLE["threshold"], ls="--", lw=1)
+        mark_dynamic(self.k_line, self.min_p_line)
         self._ranks = ranks
         self._ranking_for = None
         return figure
 
     def _set_ranking(self, prompt: str, logits: np.ndarray) -> None:
-        order = _ranked(logits)
-        self._order = order
-        self._top = order[: self.n_tokens]
+        self._top = _ranked(logits)[: self.n_tokens]
         self._labels = [token_label(self.model.token_text(int(i)), max_chars=10) for i in self._top]
         self.bars.update(np.zeros(self.n_tokens), self._labels)
         self._ranking_for = prompt
@@ -764,7 +782,7 @@ class TruncationExplorer(Explorer):
         top = self._top
         shown = probs[top]
         shown_kept = kept[top]
-        self.bars.set_limits(0.0, 1.15 * float(shown[0]) or 1.0)
+        self.bars.set_limits(0.0, _nice_limit(1.1 * float(shown[0])))
         self.bars.update(shown, colors=[ROLE["kept"] if k else ROLE["removed"] for k in shown_kept])
         cumulative = np.cumsum(shown)
         self.kept_curve.set_data(self._ranks, np.where(shown_kept, cumulative, np.nan))
@@ -858,7 +876,7 @@ class ChainOrderExplorer(Explorer):
         for order, final in finals.items():
             shown = final[top]
             panel = self.panels[order]
-            panel.set_limits(0.0, 1.25 * high or 1.0)
+            panel.set_limits(0.0, _nice_limit(1.2 * high))
             panel.update(
                 shown, labels, _ORDER_COLORS[order],
                 texts=[_percent_or_removed(p) for p in shown],
@@ -963,7 +981,9 @@ class GenerationStepper(Explorer):
         figure = new_figure(800, 540)
         self.title, self.subtitle = _title_block(figure)
         bars_ax = figure.add_axes([0.2, 0.42, 0.7, 0.4])
-        self.bars = BarPanel(bars_ax, self.n_tokens, value_label="probability (after truncation)")
+        self.bars = BarPanel(
+            bars_ax, self.n_tokens, value_label="probability (after truncation)", dynamic_labels=True
+        )
         self.bars.set_limits(0.0, 1.12)
         text_ax = figure.add_axes([0.02, 0.02, 0.96, 0.28])
         self.text_panel = TokenTextPanel(text_ax, max_lines=5)
