@@ -18,14 +18,15 @@ generated token had under the *unmodified* distribution (T=1, no truncation), as
 Every generation of a prompt uses the same seed whatever the method (``[seed, prompt_index]``),
 so methods differ only by their settings. A generation stops at an end-of-sequence token (which
 is not counted as a generated token) or after ``max_new_tokens``. Prompts run in batches through
-the numpy model (left-padded, ``LlamaModel.forward``); a row's result does not depend on the
-batch it ran in, since each row has its own random generator.
+the numpy model with ``course_utils.generation.generate_batch``; a row's result does not depend
+on the batch it ran in, since each row has its own random generator.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import sys
 import time
@@ -43,8 +44,8 @@ from course_utils.degeneration import (
     repetition_rate,
     self_bleu,
 )
+from course_utils.generation import generate_batch
 from course_utils.model import load_model
-from course_utils.sampling import log_softmax, sample_next_token
 
 REPO = Path(__file__).resolve().parent.parent
 PROMPT_FILE = REPO / "data" / "holtzman_prompts.json"
@@ -81,44 +82,23 @@ def load_prompts(n: int, path: Path = PROMPT_FILE) -> list[str]:
     return prompts[:n]
 
 
-def generate_rows(model, prompt_ids, settings, *, max_new_tokens, rngs, progress=None):
-    """Continue a batch of prompts together; returns one (token ids, log-probs, hit_eos) per row.
+class _ProgressModel:
+    """The model, with a progress bar that advances by one per token generated in a batch.
 
-    The log-prob of each chosen token is taken from the model's T=1 distribution, before any
-    temperature or truncation: the paper's perplexity is the model's, not the sampler's.
+    generate_batch has no progress hook; it calls ``forward`` once per step with one new token
+    per row (``is_real`` marks the rows still running), so counting there is exact.
     """
-    batch = len(prompt_ids)
-    width = max(len(p) for p in prompt_ids)
-    tokens = np.zeros((batch, width), dtype=np.int64)
-    is_real = np.zeros((batch, width), dtype=bool)
-    for row, ids in enumerate(prompt_ids):  # left padding: every row's last token lines up
-        tokens[row, width - len(ids) :] = ids
-        is_real[row, width - len(ids) :] = True
-    cache = model.new_cache(batch)
-    logits = model.forward(tokens, cache, is_real)
 
-    generated = [[] for _ in range(batch)]
-    logprobs = [[] for _ in range(batch)]
-    done = np.zeros(batch, dtype=bool)
-    hit_eos = np.zeros(batch, dtype=bool)
-    for _ in range(max_new_tokens):
-        raw_logprobs = log_softmax(logits)
-        chosen = np.zeros(batch, dtype=np.int64)
-        for row in np.flatnonzero(~done):
-            token = sample_next_token(logits[row], rng=rngs[row], **settings)
-            chosen[row] = token
-            if token in model.eos_ids:
-                done[row] = hit_eos[row] = True
-                continue
-            generated[row].append(token)
-            logprobs[row].append(float(raw_logprobs[row, token]))
-        if progress is not None:
-            progress.update(int((~done).sum()))
-        if done.all():
-            break
-        # Finished rows are fed their last token again; their outputs are ignored.
-        logits = model.forward(chosen[:, None], cache)
-    return [(generated[r], logprobs[r], bool(hit_eos[r])) for r in range(batch)]
+    def __init__(self, model, bar):
+        self._model, self._bar = model, bar
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def forward(self, tokens, cache, is_real=None):
+        if np.shape(tokens)[1] == 1:
+            self._bar.update(int(np.sum(is_real)) if is_real is not None else len(tokens))
+        return self._model.forward(tokens, cache, is_real)
 
 
 def summarize(generations: list[dict]) -> dict:
@@ -148,34 +128,36 @@ def replicate(
 ) -> dict:
     """Generate with every method and measure; returns the results as a JSON-ready dict."""
     methods = list(METHODS) if methods is None else methods
-    prompt_ids = [model.encode(p) for p in prompts]
     results = {"methods": {}}
     total = len(methods) * len(prompts) * max_new_tokens
     start = time.perf_counter()
     n_tokens = 0
     with tqdm(total=total, unit="tok", file=sys.stderr, disable=not show_progress) as bar:
+        counting_model = _ProgressModel(model, bar)
         for name in methods:
             label, settings = METHODS[name]
             bar.set_description(f"{name:>16}")
             generations = []
             for lo in range(0, len(prompts), batch_size):
                 hi = min(lo + batch_size, len(prompts))
-                rngs = [np.random.default_rng([seed, i]) for i in range(lo, hi)]
                 before = bar.n
-                rows = generate_rows(
-                    model, prompt_ids[lo:hi], settings, max_new_tokens=max_new_tokens, rngs=rngs, progress=bar
+                batch = generate_batch(
+                    counting_model, prompts[lo:hi], max_new_tokens=max_new_tokens,
+                    seed=[[seed, i] for i in range(lo, hi)], **settings,
                 )
                 # Rows that stopped early at end-of-sequence still count as done on the bar.
                 bar.update((hi - lo) * max_new_tokens - (bar.n - before))
-                for i, (ids, lps, hit_eos) in zip(range(lo, hi), rows):
+                for i, g in zip(range(lo, hi), batch):
+                    steps = g.steps[:-1] if g.finish_reason == "eos" else g.steps
+                    ids = [s.token_id for s in steps]
                     loop = loop_at_end(ids)
                     generations.append(
                         {
                             "prompt_index": i,
-                            "text": model.decode(ids),
+                            "text": g.text,
                             "token_ids": ids,
-                            "logprobs": [round(lp, 4) for lp in lps],
-                            "hit_eos": hit_eos,
+                            "logprobs": [round(s.logprob, 4) for s in steps],
+                            "hit_eos": g.finish_reason == "eos",
                             "loop": None if loop is None else {"period": loop.period, "span": loop.span},
                         }
                     )
@@ -231,6 +213,18 @@ def format_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def to_json(results: dict) -> str:
+    """Indented JSON, except that lists of numbers (token ids, log-probs) stay on one line."""
+    text = json.dumps(results, indent=1, ensure_ascii=False)
+    # json.dumps puts each list item on its own line, and a string never holds a raw newline,
+    # so "[" + newline + only numbers is always a list of numbers.
+    return re.sub(
+        r"\[\n[-0-9.eE,\s]+\]",
+        lambda m: "[" + ", ".join(item.strip() for item in m.group(0)[1:-1].split(",")) + "]",
+        text,
+    ) + "\n"
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     prompts = load_prompts(args.prompts)
@@ -261,7 +255,7 @@ def main(argv: list[str] | None = None) -> dict:
         **results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    args.out.write_text(to_json(out), encoding="utf-8")
     print(format_table(out))
     print(f"\nwrote {args.out}")
     return out
