@@ -146,8 +146,8 @@ def _static_signature(figure: Figure) -> tuple:
     for ax in figure.axes:
         parts.append((ax.get_position().bounds, ax.get_xlim(), ax.get_ylim(), ax.get_visible()))
         for axis in (ax.xaxis, ax.yaxis):
-            formatter = axis.get_major_formatter()
-            parts.append((tuple(axis.get_majorticklocs()), tuple(getattr(formatter, "seq", ()))))
+            locations = axis.get_majorticklocs()
+            parts.append((tuple(locations), tuple(axis.get_major_formatter().format_ticks(locations))))
         for text in ax.texts:
             if not text.get_animated():
                 parts.append((text.get_text(), text.get_position(), text.get_visible(), text.get_color()))
@@ -174,7 +174,7 @@ def figure_to_png(figure: Figure, compress_level: int = 1, *, full: bool = False
     if not dynamic:
         canvas.draw()
     else:
-        signature = None if full else _static_signature(figure)
+        signature = _static_signature(figure)
         cached = _BACKGROUNDS.get(figure)
         if full or cached is None or cached[0] != signature:
             canvas.draw()  # draws every artist that is not animated
