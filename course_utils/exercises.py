@@ -1533,7 +1533,9 @@ class _GreedyLoopExercise(Exercise):
             )
         model = load_model()
         for prompt, max_new_tokens, about in self._cases(model):
-            expected = list(generate(model, prompt, max_new_tokens=max_new_tokens, temperature=0).token_ids)
+            reference = generate(model, prompt, max_new_tokens=max_new_tokens, temperature=0)
+            # generate() records a final end-of-sequence token; the learner's loop stops before it.
+            expected = [t for t in reference.token_ids if t not in model.eos_ids]
             prompt_ids = model.encode(prompt)
             try:
                 got = answer(model, prompt, max_new_tokens)
