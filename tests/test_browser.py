@@ -5,7 +5,7 @@ this module starts on a copy of the notebooks, Run All, and check that no cell e
 browser console stays clean. Then for every explorer on the page (found by its DOM class, see
 tests/browser_support.py): focus its main slider, press an arrow key, and check that the
 picture on screen changed and was drawn for the value the slider now shows; press the other
-arrow and check the picture returns to the original. A screenshot of every explorer is saved in
+arrow and the first one again, and check the same move draws the same picture. A screenshot of every explorer is saved in
 artifacts/screenshots/ for a person to look at.
 
 Needs Debian's chromium: skipped on a learner's machine without it, fails in CI
@@ -187,9 +187,14 @@ def test_lesson_runs_and_every_explorer_answers_the_keyboard(lesson):
             f"{where}: {back_key} should return the slider to {first_shown!r} and draw it; "
             f"it shows {back.shown!r}, the picture was drawn for {back.drawn!r}"
         )
-        assert explorer.figure_pixels() == first_pixels, (
-            f"{where}: back at {first_shown!r}, the picture differs from the first one drawn "
-            "for that value"
+        again = explorer.press(forward.key)
+        assert again.ok and again.shown == forward.shown, (
+            f"{where}: {forward.key} again should show and draw {forward.shown!r}; it shows "
+            f"{again.shown!r}, the picture was drawn for {again.drawn!r}"
+        )
+        assert explorer.figure_pixels() == moved_pixels, (
+            f"{where}: moved {first_shown!r} -> {forward.shown!r} twice, the two pictures differ: "
+            "the same slider move must draw the same picture"
         )
 
     assert not lesson.console_errors, (
