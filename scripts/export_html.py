@@ -66,7 +66,7 @@ def mathjax_source() -> Path:
     try:
         import jupyter_server_mathjax
     except ImportError as error:
-        raise SystemExit(
+        raise RuntimeError(
             "export_html needs a local MathJax: .venv/bin/pip install jupyter-server-mathjax"
         ) from error
     return Path(jupyter_server_mathjax.__file__).parent / "static"
@@ -125,7 +125,7 @@ To move the sliders, open the notebooks in JupyterLab (<code>make lab</code>).</
 def export_site(notebooks_dir: Path, out: Path) -> list[Path]:
     notebooks = lessons(notebooks_dir)
     if not notebooks:
-        raise SystemExit(f"no lessons ({LESSON_GLOB}) in {notebooks_dir}")
+        raise RuntimeError(f"no lessons ({LESSON_GLOB}) in {notebooks_dir}")
     out.mkdir(parents=True, exist_ok=True)
     shutil.copytree(mathjax_source(), out / MATHJAX_DIR, dirs_exist_ok=True)
     exporter = offline_exporter()
@@ -143,9 +143,14 @@ def main() -> int:
     parser.add_argument("--notebooks", type=Path, default=REPO / "notebooks")
     parser.add_argument("--out", type=Path, default=REPO / "site")
     args = parser.parse_args()
-    for page in export_site(args.notebooks, args.out):
-        print(f"wrote {page.relative_to(args.out.parent) if page.is_relative_to(args.out.parent) else page}")
-    print(f"open {args.out / 'index.html'}")
+    try:
+        pages = export_site(args.notebooks, args.out)
+    except RuntimeError as error:
+        print(f"export_html: {error}", file=sys.stderr)
+        return 1
+    for page in pages:
+        print(f"wrote {page}")
+    print(f"open {args.out.resolve() / 'index.html'} in a browser (works offline)")
     return 0
 
 
