@@ -758,7 +758,7 @@ class TruncationExplorer(Explorer):
     def _set_ranking(self, prompt: str, logits: np.ndarray) -> None:
         self._top = _ranked(logits)[: self.n_tokens]
         self._labels = [token_label(self.model.token_text(int(i)), max_chars=10) for i in self._top]
-        self.bars.update(np.zeros(self.n_tokens), self._labels)
+        self.bars.update(np.zeros(len(self._top)), self._labels)
         self._ranking_for = prompt
 
     def _update(self, values: dict[str, Any]) -> str:
@@ -785,8 +785,9 @@ class TruncationExplorer(Explorer):
         self.bars.set_limits(0.0, _nice_limit(1.1 * float(shown[0])))
         self.bars.update(shown, colors=[ROLE["kept"] if k else ROLE["removed"] for k in shown_kept])
         cumulative = np.cumsum(shown)
-        self.kept_curve.set_data(self._ranks, np.where(shown_kept, cumulative, np.nan))
-        self.removed_curve.set_data(self._ranks, np.where(shown_kept, np.nan, cumulative))
+        ranks = self._ranks[: len(top)]
+        self.kept_curve.set_data(ranks, np.where(shown_kept, cumulative, np.nan))
+        self.removed_curve.set_data(ranks, np.where(shown_kept, np.nan, cumulative))
 
         self.p_line.set_visible(mode == "top_p")
         self.p_line.set_ydata([values["top_p"]] * 2)
@@ -1002,8 +1003,9 @@ class GenerationStepper(Explorer):
 
     @property
     def text(self) -> str:
-        """The prompt followed by the generated text."""
-        return self.controls["prompt"].value + "".join(t.text for t in self._steps)
+        """The prompt followed by the generated text (an end-of-text token adds nothing)."""
+        generated = "".join(t.text for t in self._steps if t.token_id not in self._eos)
+        return self.controls["prompt"].value + generated
 
     @property
     def finished(self) -> bool:
