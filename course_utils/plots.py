@@ -36,6 +36,8 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
 from PIL import Image
 
+from course_utils.tokenizer import visible
+
 __all__ = [
     "OKABE_ITO",
     "ROLE",
@@ -78,19 +80,6 @@ ROLE = {
 #: Screen dots per inch for explorer figures: sharp enough to read 9-pt token labels, small
 #: enough that drawing and PNG-encoding stay fast.
 DPI = 80
-
-_VISIBLE_CHARS = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
-
-
-def visible(text: str) -> str:
-    """Show whitespace in a token: a space as ␣, a newline as ↵, a tab as ⇥.
-
-    ``' Paris'`` and ``'Paris'`` are different tokens; a plot label must show the difference.
-    """
-    if not isinstance(text, str):
-        raise TypeError(f"visible(text) needs a str, got {type(text).__name__} {text!r}")
-    return "".join(_VISIBLE_CHARS.get(ch, ch) for ch in text)
-
 
 def token_label(text: str, max_chars: int = 14) -> str:
     """A plot label for a token: whitespace made visible, long tokens shortened with '…'.
