@@ -859,7 +859,7 @@ class ChainOrderExplorer(Explorer):
         for order, left in zip(sampling.ORDERS, (0.14, 0.61)):
             ax = figure.add_axes([left, 0.11, 0.33, 0.64])
             panel = BarPanel(ax, self.n_tokens, value_label="probability the token is drawn")
-            ax.set_title(f"order={order!r}\n{_ORDER_CHAINS[order]}", fontsize=9, color=_ORDER_COLORS[order])
+            ax.set_title(f"order={order!r}\n{_ORDER_CHAINS[order]}", fontsize=9, color=ROLE["text"])
             self.panels[order] = panel
         return figure
 
@@ -985,7 +985,6 @@ class GenerationStepper(Explorer):
         self.bars = BarPanel(
             bars_ax, self.n_tokens, value_label="probability (after truncation)", dynamic_labels=True
         )
-        self.bars.set_limits(0.0, 1.12)
         text_ax = figure.add_axes([0.02, 0.02, 0.96, 0.28])
         self.text_panel = TokenTextPanel(text_ax, max_lines=5)
         figure.text(
@@ -1077,6 +1076,7 @@ class GenerationStepper(Explorer):
         if self._show_draw and self._steps and settings == self._draw_settings:
             last = self._steps[-1]
             colors = [ROLE["chosen"] if i == last.token_id else ROLE["bar"] for i in last.shown_ids]
+            self.bars.set_limits(0.0, _nice_limit(1.15 * max(last.shown_probs)))
             self.bars.update(last.shown_probs, [label(i) for i in last.shown_ids], colors)
             chosen = label(last.token_id)
             ended = " — the model ended the text" if self.finished else ""
@@ -1098,6 +1098,7 @@ class GenerationStepper(Explorer):
                 shown = np.argsort(-final, kind="stable")[: self.n_tokens]
                 shown = shown[final[shown] > 0]
                 kept = int((final > 0).sum())
+                self.bars.set_limits(0.0, _nice_limit(1.15 * float(final[shown[0]])))
                 self.bars.update(final[shown], [label(i) for i in shown], ROLE["bar"])
                 self.title.set_text(f"Next draw (step {len(self._steps) + 1}): press 'next token' to draw from these")
                 self.subtitle.set_text(f"{dials}: {kept:,} tokens kept, seed {values['seed']}")
