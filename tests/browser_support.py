@@ -565,16 +565,27 @@ class LessonPage:
         Returns the final state: {'status', 'pending', 'unrun', 'errors'}; a cell error stops
         the run, so the wait ends early when one appears.
         """
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
         self.page.evaluate(_JS_RUN_ALL)
-        self.page.wait_for_function(
-            """() => { const s = (%s)();
-                return s.status === 'idle' && s.pending === 0
-                    && (s.unrun === 0 || s.errors.length > 0); }"""
-            % _JS_RUN_STATE,
-            timeout=timeout_s * 1000,
-            polling=500,
-        )
-        self.page.wait_for_function(_JS_WIDGETS_RENDERED, timeout=30_000, polling=250)
+        try:
+            self.page.wait_for_function(
+                """() => { const s = (%s)();
+                    return s.status === 'idle' && s.pending === 0
+                        && (s.unrun === 0 || s.errors.length > 0); }"""
+                % _JS_RUN_STATE,
+                timeout=timeout_s * 1000,
+                polling=500,
+            )
+            self.page.wait_for_function(_JS_WIDGETS_RENDERED, timeout=30_000, polling=250)
+        except PlaywrightTimeout:
+            shot = SCREENSHOTS / f"{Path(self.name).stem}__timeout.png"
+            shot.parent.mkdir(parents=True, exist_ok=True)
+            self.page.screenshot(path=str(shot))
+            raise AssertionError(
+                f"{self.name}: Run All did not finish within {timeout_s:.0f} s (or its widgets "
+                f"never rendered): {self.page.evaluate(_JS_RUN_STATE)} (screenshot: {shot})"
+            ) from None
         return self.page.evaluate(_JS_RUN_STATE)
 
     def explorer_bundles(self) -> int:
