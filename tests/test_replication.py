@@ -71,6 +71,7 @@ def check_results(results: dict, *, n_prompts: int, max_new_tokens: int, methods
             assert metrics["perplexity"] == pytest.approx(perplexity(logprobs), rel=1e-3)
 
 
+@pytest.mark.slow
 def test_tiny_run_writes_a_complete_results_file(tiny_run):
     out, returned, script = tiny_run
     written = json.loads(out.read_text(encoding="utf-8"))
@@ -80,6 +81,7 @@ def test_tiny_run_writes_a_complete_results_file(tiny_run):
     assert written["command"].startswith("python scripts/replicate_holtzman.py --prompts 3")
 
 
+@pytest.mark.slow
 def test_tiny_run_settings_do_what_they_say(tiny_run):
     out, _, script = tiny_run
     results = json.loads(out.read_text(encoding="utf-8"))
@@ -92,6 +94,7 @@ def test_tiny_run_settings_do_what_they_say(tiny_run):
     assert sum(greedy) / len(greedy) > sum(pure) / len(pure)
 
 
+@pytest.mark.slow
 def test_same_seed_same_results_whatever_the_batch_size(tiny_run, tmp_path):
     out, _, script = tiny_run
     first = json.loads(out.read_text(encoding="utf-8"))
@@ -103,6 +106,7 @@ def test_same_seed_same_results_whatever_the_batch_size(tiny_run, tmp_path):
     assert texts == [g["text"] for g in first["methods"]["pure_sampling"]["generations"]]
 
 
+@pytest.mark.slow
 def test_progress_bar_and_table(tiny_run, capsys, tmp_path):
     _, _, script = tiny_run
     script.main(["--prompts", "1", "--max-new-tokens", "2", "--methods", "greedy", "--out", str(tmp_path / "r.json")])
