@@ -12,29 +12,40 @@ An explorer draws a pure-Agg ``matplotlib.figure.Figure`` (see ``course_utils.pl
 * ``text/plain`` -- a stable one-liner such as ``TemperatureExplorer(prompt='The capital of
   France is', temperature=0.7)``: no memory address, no model id.
 
-Measured on this project's machines (nbval 0.11, ipywidgets 8.1, nbconvert 7.17; the numbers are
-in the issue-4 report and reproducible with the notebooks in ``tests/test_widgets.py``):
+Measured on this project's machines (nbval 0.11, ipywidgets 8.1.9, nbconvert 7.17, matplotlib
+3.11; ``tests/test_widgets.py`` repeats the measurement on every run):
 
-* strict ``pytest --nbval`` compares every output mime type except ``image/png``,
-  ``image/jpeg`` and the widget-view (nbval skips those: model ids are random). So the only
-  field it checks here is ``text/plain``, which is deterministic by construction. The same
-  cell written with ``interact`` / ``interactive_output`` / an ``Output`` widget fails strict
-  nbval: on re-execution the figure is emitted through the Output widget's message capture and
-  lands as a top-level output, so the output lists differ.
+* strict ``pytest --nbval`` compares every output mime type except ``image/png``, ``image/jpeg``
+  and the widget-view (nbval skips those: model ids are random), so for an explorer cell it
+  compares only ``text/plain``, deterministic by construction: an executed explorer cell has
+  exactly one output (these three mime types) and passes. The same slider written with
+  ``interact`` fails: the committed output is the widget alone, but on re-execution the
+  ``Output`` widget's captured figure also arrives as top-level outputs (``<Figure size 640x480
+  with 1 Axes>``, the function's repr), "dissimilar number of outputs for key text/plain". An
+  ``Output`` widget with ``clear_output`` fails the same way.
 * nothing is displayed as a side effect: the figure is not a pyplot figure (pyplot's inline
-  backend would show it at cell end), so a cell produces exactly one output.
-* nbconvert's HTML exporter renders the widget-view only when the notebook carries widget state
-  in its metadata; otherwise it falls back to the bundle's ``image/png``. Either way the reader
-  sees the explorer's picture; for an export that must work offline (no widget JavaScript from
-  a CDN), drop ``metadata.widgets`` before exporting and the PNG is used.
+  backend would show it at cell end), so no backend, ``%matplotlib`` magic or ipympl is needed.
+* nbconvert's HTML exporter prefers the widget-view when the notebook carries widget state in
+  ``metadata.widgets`` (``nbconvert --execute`` stores it); it then emits a script that loads
+  the widget manager from a CDN (unpkg) to render the stored Image widget, which needs the
+  network. Without widget state it falls back to the bundle's ``image/png``, an inline
+  ``<img>``: drop ``metadata.widgets`` for an offline export (``scripts/export_html.py`` does).
+  JupyterLab restores the stored widget state when a notebook is opened, so the picture shows
+  there too before any cell runs.
 
 Tests and the benchmark drive explorers without a browser: ``explorer.set(temperature=0.5)``
 changes controls (one redraw for any number of values), and each explorer exposes its panels
 (``explorer.bars.values``, ``.labels``, ``.colors``) and ``explorer.readout_text``.
 
 Speed: an explorer never recomputes model logits when only a sampling dial moved (logits are
-cached per prompt), and redraws by updating artists in place; ``benchmarks/bench_explorers.py``
-measures control-change-to-PNG latency against rebuilding the figure.
+cached per prompt); it updates artists in place and blits them over a cached background (see
+``course_utils.plots.figure_to_png``); ``benchmarks/bench_explorers.py`` measures
+control-change-to-PNG latency against rebuilding the figure.
+
+The explorers (each takes the model, or for softmax the tokens and logits, and is displayed as
+a cell's last expression): :class:`TopTokensExplorer` (lesson 01), :class:`SoftmaxExplorer`
+(02), :class:`TemperatureExplorer` (03), :class:`TruncationExplorer` and
+:class:`ChainOrderExplorer` (04), :class:`GenerationStepper` (05).
 """
 
 from __future__ import annotations
