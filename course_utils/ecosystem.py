@@ -35,12 +35,14 @@ __all__ = [
     "LIBRARIES",
     "CHAIN_ORDER",
     "GREEDY",
+    "SOURCES",
     "ParameterSpec",
     "PARAMETERS",
     "spec",
     "defaults",
     "parameter_table_markdown",
     "greedy_table_markdown",
+    "sources_markdown",
 ]
 
 KNOBS = ("temperature", "top_k", "top_p", "min_p")
@@ -110,6 +112,15 @@ These are the two orders `course_utils.sampling` implements, as ``order="transfo
 and ``order="llama.cpp"``.
 """
 
+SOURCES: dict[str, str] = {
+    "OpenAI API": "API reference; openai-python src/openai/types/chat/completion_create_params.py (commit 0444895)",
+    "Hugging Face transformers": "transformers 5.23.0: GenerationConfig defaults and TemperatureLogitsWarper "
+    "(re-checked by tests/test_ecosystem.py against the installed library)",
+    "llama.cpp": "ggml-org/llama.cpp common/common.h, struct common_params_sampling (commit 001d906)",
+    "vLLM": "vllm-project/vllm vllm/sampling_params.py, class SamplingParams (commit 00388f6)",
+}
+"""Where each library's row was checked; defaults change between releases, so re-check here first."""
+
 GREEDY: dict[str, str] = {
     "OpenAI API": "temperature=0",
     "Hugging Face transformers": "do_sample=False (the default); temperature=0 with do_sample=True raises ValueError",
@@ -154,6 +165,11 @@ def parameter_table_markdown(knobs: tuple[str, ...] = KNOBS) -> str:
         if p.supported and p.note and p.knob in knobs
     ]
     return "\n".join(lines) + "\n\n" + "\n".join(notes)
+
+
+def sources_markdown() -> str:
+    """A Markdown list: where each library's values were checked."""
+    return "\n".join(f"- **{lib}**: {SOURCES[lib]}" for lib in LIBRARIES)
 
 
 def greedy_table_markdown() -> str:

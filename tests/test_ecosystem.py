@@ -102,3 +102,10 @@ def test_a_table_of_one_dial_has_only_its_row_and_notes():
     assert "do_sample" in table and "top_k=0" not in table
     with pytest.raises(ValueError, match="choose one of"):
         eco.parameter_table_markdown(("temp",))
+
+
+def test_every_library_says_where_it_was_checked():
+    assert set(eco.SOURCES) == set(eco.LIBRARIES)
+    listing = eco.sources_markdown()
+    assert all(f"**{lib}**" in listing for lib in eco.LIBRARIES)
+    assert "001d906" in eco.SOURCES["llama.cpp"]
