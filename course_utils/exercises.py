@@ -744,7 +744,8 @@ lesson01_missing_mass = FunctionExercise(
 
 
 # =============================================================================================
-# Lesson 02 (softmax): exercise 1 is softmax_exercise above; these two follow it
+# Lesson 02 (softmax): exercises 1 and 2 are softmax_exercise and first_token_probability_exercise
+# above; these two follow them
 # =============================================================================================
 
 
