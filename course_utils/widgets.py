@@ -332,26 +332,41 @@ def _shorten(text: str, limit: int = 38) -> str:
 
 
 class _PromptLogits:
-    """Logits per prompt, computed once: moving a sampling dial must never run the model."""
+    """Logits per prompt, and their ranking, computed once: moving a dial never runs the model."""
 
     def __init__(self, model: Any, size: int = 16):
         self.model = _check_model(model)
         self.size = size
-        self._cache: dict[str, np.ndarray] = {}
+        self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
-    def __call__(self, prompt: str) -> np.ndarray:
+    def _entry(self, prompt: str) -> tuple[np.ndarray, np.ndarray]:
         if prompt not in self._cache:
             ids = self.model.encode(prompt)
             logits = np.asarray(self.model.next_token_logits(ids), dtype=np.float64)
             if len(self._cache) >= self.size:
                 self._cache.pop(next(iter(self._cache)))
-            self._cache[prompt] = logits
+            # Most to least likely, ties by id: the same order at every temperature.
+            self._cache[prompt] = (logits, np.argsort(-logits, kind="stable"))
         return self._cache[prompt]
 
+    def __call__(self, prompt: str) -> np.ndarray:
+        """The model's next-token logits after ``prompt`` (float64, shape (vocab_size,))."""
+        return self._entry(prompt)[0]
 
-def _ranked(logits: np.ndarray) -> np.ndarray:
-    """Token ids from most to least likely (ties by id): the same for every temperature."""
-    return np.argsort(-logits, kind="stable")
+    def ranked(self, prompt: str) -> np.ndarray:
+        """Token ids from most to least likely after ``prompt``."""
+        return self._entry(prompt)[1]
+
+
+def _most_likely(probs: np.ndarray, n: int) -> np.ndarray:
+    """Ids of the ``n`` most likely tokens with non-zero probability, most likely first.
+
+    A partial sort: the full vocabulary never needs ordering to show the top few.
+    """
+    n = min(n, probs.size)
+    candidates = np.argpartition(-probs, n - 1)[:n]
+    candidates = candidates[np.lexsort((candidates, -probs[candidates]))]
+    return candidates[probs[candidates] > 0]
 
 
 def _nice_limit(value: float) -> float:
@@ -442,7 +457,7 @@ class TopTokensExplorer(Explorer):
             self.prompt_menu.value = None
         logits = self._logits(prompt)
         probs = sampling.softmax(logits)
-        top = _ranked(logits)[:n]
+        top = self._logits.ranked(prompt)[:n]
         labels = [token_label(self.model.token_text(int(i))) for i in top]
         mass = float(probs[top].sum())
         if scale == "probability":
@@ -628,7 +643,7 @@ class TemperatureExplorer(Explorer):
         if self._curves_for != prompt:
             self._set_curves(prompt, logits)
         probs = sampling.softmax(logits, temperature=temperature)
-        top = _ranked(logits)[: self.n_tokens]
+        top = self._logits.ranked(prompt)[: self.n_tokens]
         shown = probs[top]
         rest = max(0.0, 1.0 - float(shown.sum()))
         labels = [token_label(self.model.token_text(int(i))) for i in top] + [_others_label(logits.size - top.size)]
@@ -766,8 +781,8 @@ class TruncationExplorer(Explorer):
         self._ranking_for = None
         return figure
 
-    def _set_ranking(self, prompt: str, logits: np.ndarray) -> None:
-        self._top = _ranked(logits)[: self.n_tokens]
+    def _set_ranking(self, prompt: str) -> None:
+        self._top = self._logits.ranked(prompt)[: self.n_tokens]
         self._labels = [token_label(self.model.token_text(int(i)), max_chars=10) for i in self._top]
         self.bars.update(np.zeros(len(self._top)), self._labels)
         self._ranking_for = prompt
@@ -780,7 +795,7 @@ class TruncationExplorer(Explorer):
             return "Type a prompt in the box and press Enter."
         logits = self._logits(prompt)
         if self._ranking_for != prompt:
-            self._set_ranking(prompt, logits)
+            self._set_ranking(prompt)
         settings = {
             "top_k": values["top_k"] if mode == "top_k" else 0,
             "top_p": values["top_p"] if mode == "top_p" else 1.0,
@@ -880,7 +895,7 @@ class ChainOrderExplorer(Explorer):
             return "Type a prompt in the box and press Enter."
         logits = self._logits(prompt)
         settings = {key: values[key] for key in ("temperature", "top_k", "top_p", "min_p")}
-        top = _ranked(logits)[: self.n_tokens]
+        top = self._logits.ranked(prompt)[: self.n_tokens]
         labels = [token_label(self.model.token_text(int(i))) for i in top]
         finals = {order: sampling.next_token_distribution(logits, order=order, **settings) for order in sampling.ORDERS}
         high = max(float(final[top].max()) for final in finals.values())
@@ -1042,8 +1057,7 @@ class GenerationStepper(Explorer):
             logits = self._next_logits()
             final = sampling.next_token_distribution(logits, **settings)
             token = sampling.sample_next_token(logits, rng=self._rng, **settings)
-            shown = np.argsort(-final, kind="stable")[: self.n_tokens]
-            shown = shown[final[shown] > 0]
+            shown = _most_likely(final, self.n_tokens)
             self._steps.append(
                 GeneratedToken(
                     token_id=token,
@@ -1106,8 +1120,7 @@ class GenerationStepper(Explorer):
                 readout = f"finished after {len(self._steps)} tokens"
             else:
                 final = sampling.next_token_distribution(self._next_logits(), **settings)
-                shown = np.argsort(-final, kind="stable")[: self.n_tokens]
-                shown = shown[final[shown] > 0]
+                shown = _most_likely(final, self.n_tokens)
                 kept = int((final > 0).sum())
                 self.bars.set_limits(0.0, _nice_limit(1.15 * float(final[shown[0]])))
                 self.bars.update(final[shown], [label(i) for i in shown], ROLE["bar"])
