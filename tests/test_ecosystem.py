@@ -109,3 +109,24 @@ def test_every_library_says_where_it_was_checked():
     listing = eco.sources_markdown()
     assert all(f"**{lib}**" in listing for lib in eco.LIBRARIES)
     assert "001d906" in eco.SOURCES["llama.cpp"]
+
+
+@pytest.mark.reference
+def test_hugging_face_generate_refuses_temperature_zero_but_greedy_works():
+    require_reference()
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=16, hidden_size=8, intermediate_size=16, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=32,
+    )
+    model = LlamaForCausalLM(config).eval()
+    ids = torch.tensor([[1, 2, 3]])
+    with pytest.raises(ValueError, match="do_sample=False"):
+        model.generate(ids, do_sample=True, temperature=0.0, max_new_tokens=2, pad_token_id=0)
+    greedy = model.generate(ids, do_sample=False, max_new_tokens=2, pad_token_id=0)
+    with torch.no_grad():
+        first = int(model(ids).logits[0, -1].argmax())
+    assert int(greedy[0, 3]) == first
