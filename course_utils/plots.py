@@ -35,6 +35,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from course_utils.tokenizer import visible
 
@@ -149,7 +150,9 @@ def _static_signature(figure: Figure) -> tuple:
     return tuple(parts)
 
 
-def figure_to_png(figure: Figure, compress_level: int = 1, *, full: bool = False) -> bytes:
+def figure_to_png(
+    figure: Figure, compress_level: int = 1, *, full: bool = False, text: dict[str, str] | None = None
+) -> bytes:
     """Render ``figure`` with Agg and encode it as PNG bytes, fast.
 
     Artists marked with :func:`mark_dynamic` are blitted over a cached background, which is
@@ -157,6 +160,9 @@ def figure_to_png(figure: Figure, compress_level: int = 1, *, full: bool = False
     forces a complete draw. Drawing once and encoding the RGBA buffer with Pillow at level 1
     is several times faster than ``figure.savefig`` (a second full draw, zlib level 6), and the
     file is only modestly larger: flat-colour plots compress well at any level.
+
+    ``text`` is stored as PNG text chunks (e.g. which slider value the picture was drawn for,
+    which the browser tests read back).
     """
     canvas = figure.canvas
     dynamic = [a for a in _DYNAMIC.get(figure, ()) if a.axes is not None or a.figure is not None]
@@ -175,8 +181,11 @@ def figure_to_png(figure: Figure, compress_level: int = 1, *, full: bool = False
                 figure.draw_artist(artist)
     width, height = canvas.get_width_height(physical=True)
     rgba = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    info = PngInfo()
+    for key, value in (text or {}).items():
+        info.add_text(key, value)
     out = io.BytesIO()
-    rgba.convert("RGB").save(out, format="PNG", compress_level=compress_level)
+    rgba.convert("RGB").save(out, format="PNG", compress_level=compress_level, pnginfo=info)
     return out.getvalue()
 
 

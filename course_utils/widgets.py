@@ -104,6 +104,8 @@ class Explorer:
     last, and implements :meth:`_update`, which receives the current control values, updates
     the figure's artists in place and returns the readout as plain text. ``before`` / ``after``
     are extra widgets (a dropdown, buttons) placed around the controls; they are not values.
+    ``main`` names the slider a learner moves first (default: the first control); override
+    :meth:`_main_control` when it depends on the state (truncation: the active mode's slider).
     Subclasses build their figure in ``_build_figure()``, so the benchmark can time the naive
     approach (a new figure per event) with exactly the same drawing code.
 
@@ -115,6 +117,11 @@ class Explorer:
         ``explorer.png``         PNG bytes of the current picture
         ``explorer.readout_text``   the current readout line, plain text
         ``explorer.widget``      the ipywidgets ``VBox`` (controls, image, readout)
+
+    Hooks for the browser tests (the contract in tests/browser_support.py): the root ``VBox``
+    has the DOM class ``dd-explorer``, the image ``dd-figure``, the main slider
+    ``dd-main-control``, and every PNG carries a ``dd-main`` text chunk: the main slider's value
+    as it reads on screen, so a test can prove the pixels were drawn for that value.
     """
 
     def __init__(
@@ -124,9 +131,16 @@ class Explorer:
         *,
         before: Sequence[widgets.Widget] = (),
         after: Sequence[widgets.Widget] = (),
+        main: str | None = None,
     ):
         self.controls: dict[str, widgets.ValueWidget] = dict(controls)
         self.figure = figure
+        self._main = main if main is not None else next(iter(self.controls))
+        if not isinstance(self.controls.get(self._main), _SLIDERS):
+            raise ValueError(
+                f"main={self._main!r} must name a slider control (the keyboard moves sliders in "
+                f"JupyterLab); the controls are: {', '.join(self.controls)}"
+            )
         width, height = (int(round(v)) for v in figure.canvas.get_width_height(physical=True))
         self.image = widgets.Image(
             format="png", width=width, layout=widgets.Layout(max_width="100%", height="auto")
@@ -143,6 +157,9 @@ class Explorer:
             layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
         )
         self.widget = widgets.VBox([control_box, self.image, self.readout])
+        self.widget.add_class("dd-explorer")
+        self.image.add_class("dd-figure")
+        self._marked_main: widgets.ValueWidget | None = None
         self.refresh()
 
     # -- what subclasses implement -------------------------------------------------------
@@ -204,12 +221,22 @@ class Explorer:
             return
         self._dirty = False
         self._readout_text = self._update(self.values)
-        self._png = figure_to_png(self.figure)
+        main = self.controls[self._main_control()]
+        if main is not self._marked_main:
+            if self._marked_main is not None:
+                self._marked_main.remove_class("dd-main-control")
+            main.add_class("dd-main-control")
+            self._marked_main = main
+        self._png = figure_to_png(self.figure, text={"dd-main": _as_shown(main)})
         self.image.value = self._png
         self.readout.value = f"<span style='font-family: monospace'>{html.escape(self._readout_text)}</span>"
 
     def _on_control_change(self, change: dict) -> None:
         self.refresh()
+
+    def _main_control(self) -> str:
+        """The name of the slider a learner moves first (marked for the browser tests)."""
+        return self._main
 
     # -- display ----------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -236,6 +263,18 @@ class Explorer:
         self.image.close()
         self.readout.close()
         self.widget.close()
+
+
+_SLIDERS = (widgets.IntSlider, widgets.FloatSlider, widgets.SelectionSlider)
+
+
+def _as_shown(control: widgets.ValueWidget) -> str:
+    """A control's value as its readout shows it on screen (e.g. '0.70' for a temperature)."""
+    if isinstance(control, widgets.SelectionSlider):
+        return str(control.label)
+    if isinstance(control, (widgets.FloatSlider, widgets.IntSlider)):
+        return format(control.value, control.readout_format)
+    return str(control.value)
 
 
 def _short_repr(value: Any) -> str:
@@ -436,7 +475,7 @@ class TopTokensExplorer(Explorer):
             ),
         }
         self.prompt_menu.observe(self._on_menu, names="value")
-        super().__init__(controls, self._build_figure(), before=[self.prompt_menu])
+        super().__init__(controls, self._build_figure(), before=[self.prompt_menu], main="n_tokens")
 
     def _build_figure(self) -> Figure:
         figure = new_figure(720, 420)
@@ -747,7 +786,7 @@ class TruncationExplorer(Explorer):
             "temperature": _temperature_slider(temperature),
             "prompt": _prompt_box(prompt),
         }
-        super().__init__(controls, self._build_figure())
+        super().__init__(controls, self._build_figure(), main=mode)
 
     def _build_figure(self) -> Figure:
         n = self.n_tokens
@@ -780,6 +819,9 @@ class TruncationExplorer(Explorer):
         self._ranks = ranks
         self._ranking_for = None
         return figure
+
+    def _main_control(self) -> str:
+        return self.controls["mode"].value  # the active mode's slider
 
     def _set_ranking(self, prompt: str) -> None:
         self._top = self._logits.ranked(prompt)[: self.n_tokens]

@@ -126,6 +126,48 @@ def test_controls_are_readable_and_keyboard_operable(fake):
     assert sliders and all(s.continuous_update for s in sliders)
 
 
+def all_explorers(model):
+    return [
+        w.TopTokensExplorer(model), w.SoftmaxExplorer(), w.TemperatureExplorer(model, temperature=0.7),
+        w.TruncationExplorer(model), w.ChainOrderExplorer(model), w.GenerationStepper(model, steps=2),
+    ]
+
+
+def main_controls(explorer):
+    return [name for name, c in explorer.controls.items() if "dd-main-control" in c._dom_classes]
+
+
+def drawn_for(explorer):
+    return Image.open(io.BytesIO(explorer.png)).text["dd-main"]
+
+
+def test_browser_hooks_mark_root_figure_and_one_main_slider(fake):
+    expected = {
+        "TopTokensExplorer": ("n_tokens", "10"), "SoftmaxExplorer": ("logit_0", "4.0"),
+        "TemperatureExplorer": ("temperature", "0.70"), "TruncationExplorer": ("top_p", "0.90"),
+        "ChainOrderExplorer": ("temperature", "2.00"), "GenerationStepper": ("temperature", "1.00"),
+    }
+    for explorer in all_explorers(fake):
+        assert "dd-explorer" in explorer.widget._dom_classes
+        assert "dd-figure" in explorer.image._dom_classes
+        name, shown = expected[type(explorer).__name__]
+        assert main_controls(explorer) == [name]
+        assert drawn_for(explorer) == shown
+        assert isinstance(explorer.controls[name], (ipywidgets.IntSlider, ipywidgets.FloatSlider,
+                                                    ipywidgets.SelectionSlider))
+
+
+def test_every_png_says_which_value_it_was_drawn_for(fake):
+    explorer = w.TemperatureExplorer(fake)
+    explorer.controls["temperature"].value = 0.05
+    assert drawn_for(explorer) == "0.05" == explorer.controls["temperature"].label
+    truncation = w.TruncationExplorer(fake)
+    truncation.set(mode="min_p", min_p=0.25)
+    assert main_controls(truncation) == ["min_p"] and drawn_for(truncation) == "0.25"
+    truncation.set(mode="top_k", top_k=7)
+    assert main_controls(truncation) == ["top_k"] and drawn_for(truncation) == "7"
+
+
 def test_temperature_stops_are_fine_near_zero():
     stops = np.array(w.TEMPERATURES)
     assert stops[0] == 0 and stops[-1] == 3 and 1.0 in stops and 0.7 in stops
