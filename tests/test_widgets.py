@@ -96,7 +96,7 @@ def test_set_redraws_once_for_several_values(fake, monkeypatch):
     explorer = w.TruncationExplorer(fake)
     renders = []
     original = w.figure_to_png
-    monkeypatch.setattr(w, "figure_to_png", lambda fig: (renders.append(1), original(fig))[1])
+    monkeypatch.setattr(w, "figure_to_png", lambda fig, **kw: (renders.append(1), original(fig, **kw))[1])
     assert explorer.set(mode="top_k", top_k=3, temperature=0.5) is explorer
     assert len(renders) == 1
     explorer.controls["top_k"].value = 4  # a slider move from the browser: one redraw
