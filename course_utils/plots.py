@@ -13,6 +13,11 @@ Speed rules every panel follows (a slider redraw must stay well under 40 ms):
   * artists are created once and then changed with ``set_height`` / ``set_width`` /
     ``set_data`` / ``set_text`` / ``set_color``, never re-plotted;
   * axis limits are fixed by the caller (no autoscaling per redraw), tick labels are few;
+  * artists that change per redraw are marked with :func:`mark_dynamic`; everything else (axes,
+    ticks, labels: most of the text, and text is what Agg draws slowest) is drawn once into a
+    cached background, and each redraw blits the dynamic artists over it. The background is
+    redrawn only when its signature (limits, tick labels, static texts) changes, and the tests
+    check the blitted picture is pixel-identical to a full draw;
   * PNG encoding uses Pillow at ``compress_level=1`` straight from ``canvas.buffer_rgba()``.
 
 Colours are the Okabe-Ito palette (safe for the common forms of colour blindness), and every
