@@ -1090,6 +1090,9 @@ class GenerationStepper(Explorer):
         if not (isinstance(n, int) and n >= 1):
             raise ValueError(f"step(n) takes a whole number n >= 1, got {n!r}")
         values = self.values
+        if not values["prompt"].strip():
+            self.refresh()  # the readout asks for a prompt
+            return self
         if self._run_key != (values["prompt"], values["seed"]):
             self._restart(values)
         settings = _sampling_settings(values)

@@ -428,6 +428,11 @@ def test_stepper_dials_preview_the_next_draw_and_seed_restarts(fake):
     assert stepper.tokens == [] and stepper.text == "hello world"
     stepper.next_button.click()
     assert len(stepper.tokens) == 1
+    stepper.set(prompt="")
+    stepper.next_button.click()
+    assert stepper.readout_text == "Type a prompt in the box and press Enter."
+    stepper.close()
+    assert stepper.widget.comm is None and stepper.image.comm is None
 
 
 def test_stepper_stops_at_end_of_text(fake):
