@@ -31,7 +31,8 @@ Measured on this project's machines (nbval 0.11, ipywidgets 8.1.9, nbconvert 7.1
   network. Without widget state it falls back to the bundle's ``image/png``, an inline
   ``<img>``: drop ``metadata.widgets`` for an offline export (``scripts/export_html.py`` does).
   JupyterLab restores the stored widget state when a notebook is opened, so the picture shows
-  there too before any cell runs.
+  there too before any cell runs. nbconvert's LaTeX export (the PDF route) cannot show widgets
+  and includes the ``image/png`` whether or not widget state is present.
 
 Tests and the benchmark drive explorers without a browser: ``explorer.set(temperature=0.5)``
 changes controls (one redraw for any number of values), and each explorer exposes its panels
