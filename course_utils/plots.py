@@ -279,6 +279,7 @@ class BarPanel:
         if dynamic_labels:
             if not horizontal:
                 raise ValueError("dynamic_labels=True needs horizontal=True")
+            ax.set_yticks([])  # the labels are drawn texts; empty ticks would only cost time
             self.label_texts = [
                 ax.text(
                     -0.015, position, "", transform=ax.get_yaxis_transform(), ha="right", va="center",

@@ -498,6 +498,8 @@ class TopTokensExplorer(Explorer):
         logits = self._logits(prompt)
         probs = sampling.softmax(logits)
         top = self._logits.ranked(prompt)[:n]
+        # Up to 10 bars keep their size; more bars fill the panel (a new limit redraws the axes).
+        self.bars.ax.set_ylim(max(n, 10) - 0.5, -0.5)
         labels = [token_label(self.model.token_text(int(i))) for i in top]
         mass = float(probs[top].sum())
         if scale == "probability":
