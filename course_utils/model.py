@@ -240,7 +240,7 @@ class LlamaModel:
         c = config
         self.embedding = tensors.pop("token_embd.weight")  # (vocab, d)
         # SmolLM2 ties its output layer to the embedding: the same matrix reads tokens in and
-        # scores them out. Models that do not store a separate output.weight.
+        # scores them out, so its file has no separate output.weight.
         self.unembedding = tensors.pop("output.weight", self.embedding)
         self.final_norm = tensors.pop("output_norm.weight")
         self.blocks = []
