@@ -2,14 +2,16 @@
 
 Shared by tests/test_browser.py and benchmarks/bench_browser_latency.py (issue 7).
 
-Explorers are found in the page only by the hooks that course_utils.widgets gives them (see
-/work/team/browser_hooks.md for the contract):
+Explorers are found in the page only by these hooks, which course_utils.widgets.Explorer
+gives every explorer (no cell numbers or explorer names are hard-coded here):
 
 - the explorer's root widget has the DOM class ``dd-explorer``;
-- its main control (a slider) has ``dd-main-control``;
+- its main control has ``dd-main-control``; it must be a slider (Int/Float/SelectionSlider):
+  in JupyterLab the arrow keys on a focused dropdown (<select>, not ``:read-write``) trigger
+  the notebook's command-mode shortcuts instead, so a learner could not move it by keyboard;
 - its figure, a ``widgets.Image``, has ``dd-figure``;
 - every PNG it shows carries a PNG text chunk ``dd-main``: the main control's value as the
-  control shows it on screen.
+  control shows it on screen (a SelectionSlider's label, a slider's ``readout_format``).
 
 The last hook is what lets a test prove that the pixels on screen were drawn *for the value the
 control now shows*, not merely that they changed: after a key press we wait until the
@@ -22,7 +24,6 @@ own browser build on these machines, so it is launched with ``executable_path``.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -34,7 +35,6 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -78,71 +78,10 @@ def lesson_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
     return sorted(folder.glob(LESSON_GLOB))
 
 
-def explorer_bundle_count(notebook: Path) -> int:
-    """Outputs in a saved notebook that are explorers: a live widget view with a picture."""
-    nb = json.loads(notebook.read_text(encoding="utf-8"))
-    return sum(
-        1
-        for cell in nb["cells"]
-        if cell["cell_type"] == "code"
-        for output in cell.get("outputs", [])
-        if {WIDGET_VIEW_MIME, "image/png"} <= set(output.get("data", {}))
-    )
-
-
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-# --------------------------------------------------------------------------- PNG text chunks
-
-
-def png_text_chunks(data: bytes) -> dict[str, str]:
-    """The tEXt / iTXt / zTXt chunks of a PNG file, as {keyword: text}."""
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError(f"not a PNG file (starts with {data[:8]!r})")
-    texts: dict[str, str] = {}
-    pos = 8
-    while pos + 8 <= len(data):
-        length = int.from_bytes(data[pos : pos + 4], "big")
-        kind = data[pos + 4 : pos + 8]
-        body = data[pos + 8 : pos + 8 + length]
-        pos += 12 + length
-        if kind == b"tEXt":
-            key, _, text = body.partition(b"\0")
-            texts[key.decode("latin-1")] = text.decode("latin-1")
-        elif kind == b"zTXt":
-            key, _, rest = body.partition(b"\0")
-            texts[key.decode("latin-1")] = zlib.decompress(rest[1:]).decode("latin-1")
-        elif kind == b"iTXt":
-            key, _, rest = body.partition(b"\0")
-            compressed = rest[0] == 1
-            _language, _, rest = rest[2:].partition(b"\0")
-            _translated, _, text = rest.partition(b"\0")
-            texts[key.decode("latin-1")] = (zlib.decompress(text) if compressed else text).decode()
-        elif kind == b"IEND":
-            break
-    return texts
-
-
-def shows_same_value(shown: str, drawn: str | None) -> bool:
-    """Does the figure's ``dd-main`` text name the value the control shows?
-
-    Exact text, or for numbers the same value to the precision the control displays
-    ("0.8" on screen and "0.80" in the PNG are the same value).
-    """
-    if drawn is None:
-        return False
-    if shown.strip() == drawn.strip():
-        return True
-    try:
-        shown_value, drawn_value = float(shown), float(drawn)
-    except ValueError:
-        return False
-    decimals = len(shown.strip().partition(".")[2])
-    return abs(shown_value - drawn_value) <= 0.5 * 10.0**-decimals + 1e-12
 
 
 # --------------------------------------------------------------------------- JupyterLab server
@@ -602,13 +541,5 @@ class LessonPage:
         ]
 
 
-def screenshot_path(notebook_name: str, explorer: Explorer, suffix: str = "") -> Path:
-    stem = Path(notebook_name).stem
-    return SCREENSHOTS / f"{stem}__explorer{explorer.index + 1}{suffix}.png"
-
-
-def png_from_data_uri(uri: str) -> bytes:
-    header, _, payload = uri.partition(",")
-    if not header.startswith("data:image/png;base64"):
-        raise ValueError(f"not a base64 PNG data URI: {header[:40]!r}")
-    return base64.b64decode(payload)
+def screenshot_path(notebook_name: str, explorer: Explorer) -> Path:
+    return SCREENSHOTS / f"{Path(notebook_name).stem}__explorer{explorer.index + 1}.png"
