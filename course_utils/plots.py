@@ -729,3 +729,62 @@ def replication_figure(
 
 
 __all__ += ["loop_probability_figure", "replication_figure"]
+
+
+# ============================================================================================
+# Lesson 01: static figures (the shape of a real model's logits)
+# ============================================================================================
+
+
+def logit_histogram_figure(
+    logits,
+    *,
+    bins: int = 60,
+    top_label: str | None = None,
+    title: str | None = None,
+) -> StaticFigure:
+    """Histogram of one step's logits (every vocabulary entry), count axis on a log scale.
+
+    ``logits`` is the model's full 1-D logit vector for one position; ``bins`` equal-width bins
+    span its range. A dashed line marks the largest logit, labelled with ``top_label`` (the top
+    token's text, already passed through :func:`token_label`) when given. The count axis is
+    logarithmic because the tail that matters holds a handful of tokens beside a hump of
+    thousands: on a linear axis it would not show at all. The default title states that
+    takeaway with the vocabulary size read from ``logits``.
+    """
+    values = np.asarray(logits, dtype=float)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(
+            f"logits must be a non-empty 1-D array (one logit per vocabulary token), got shape {values.shape}"
+        )
+    if not np.all(np.isfinite(values)):
+        raise ValueError(
+            "logits must be finite to be binned; this one has NaN or ±inf entries "
+            "(plot the model's raw logits, before any top-k / top-p masking)"
+        )
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
+        raise ValueError(f"bins must be a positive whole number of bins, got {bins!r}")
+    counts, edges = np.histogram(values, bins=int(bins))
+    top = float(values.max())
+
+    figure = new_figure(760, 330)
+    ax = figure.add_axes([0.09, 0.15, 0.88, 0.70])
+    ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=ROLE["bar"], edgecolor="white", lw=0.3)
+    ax.set_yscale("log")
+    ax.set_ylim(0.7, 2.5 * counts.max())
+    ax.set_xlim(edges[0] - 0.5, edges[-1] + 0.04 * (edges[-1] - edges[0]))
+    ax.axvline(top, color=ROLE["chosen"], ls="--", lw=1.2)
+    marker = f"top token {top_label}: {top:.1f}" if top_label else f"top logit: {top:.1f}"
+    ax.text(top, 1.5 * counts.max(), marker + " ", ha="right", va="top", fontsize=9, color=ROLE["chosen"])
+    ax.set_xlabel("logit")
+    ax.set_ylabel("number of tokens (log scale)")
+    _plain_axes(ax)
+    ax.set_axisbelow(True)
+    ax.grid(True, axis="y", lw=0.4, alpha=0.5)
+    if title is None:
+        title = f"Almost all of the {values.size:,} logits sit in a broad hump, far below the few top tokens"
+    figure.suptitle(title, fontsize=11, x=0.01, ha="left")
+    return StaticFigure(figure, f"logit_histogram_figure({values.size:,} logits in {len(counts)} bins)")
+
+
+__all__ += ["logit_histogram_figure"]

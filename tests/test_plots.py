@@ -166,3 +166,37 @@ def test_mark_dynamic_needs_a_figure():
 
 def test_dpi_is_modest():
     assert 60 <= plots.DPI <= 100
+
+
+def test_logit_histogram_figure_counts_every_token_and_states_the_takeaway():
+    from course_utils.plots import StaticFigure, logit_histogram_figure
+
+    rng = np.random.default_rng(0)
+    logits = np.append(rng.normal(-2.0, 4.0, size=999), 25.0)  # a hump and one far-off top token
+    shown = logit_histogram_figure(logits, bins=40, top_label="␣Paris")
+    assert isinstance(shown, StaticFigure)
+    assert repr(shown) == "logit_histogram_figure(1,000 logits in 40 bins)"
+    ax = shown.figure.axes[0]
+    heights = [bar.get_height() for bar in ax.patches]
+    assert len(heights) == 40 and sum(heights) == logits.size
+    assert heights[-1] == 1  # the top token sits alone in the last bin
+    assert ax.get_xlabel() == "logit" and "number of tokens" in ax.get_ylabel()
+    assert ax.get_yscale() == "log"
+    assert shown.figure._suptitle.get_text().startswith("Almost all of the 1,000 logits")
+    (marker,) = ax.lines
+    assert list(marker.get_xdata()) == [25.0, 25.0]
+    assert any("␣Paris" in t.get_text() for t in ax.texts)
+    assert shown._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+    titled = logit_histogram_figure(logits, title="custom")
+    assert titled.figure._suptitle.get_text() == "custom"
+
+
+def test_logit_histogram_figure_rejects_bad_input():
+    from course_utils.plots import logit_histogram_figure
+
+    with pytest.raises(ValueError, match="1-D"):
+        logit_histogram_figure(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="finite"):
+        logit_histogram_figure([1.0, -np.inf])
+    with pytest.raises(ValueError, match="bins"):
+        logit_histogram_figure([1.0, 2.0], bins=0)
