@@ -569,9 +569,9 @@ class SoftmaxExplorer(Explorer):
                 value=value,
                 min=low,
                 max=high,
-                step=0.1,
+                step=0.01,  # fine enough that logits like 0.85 or 0.97 sit on the grid and read exactly
                 description=f"logit of {visible(token)}",
-                readout_format=".1f",
+                readout_format="+.2f",
                 style=slider_style(),
             )
             for i, (token, value) in enumerate(zip(tokens, logits))
@@ -587,7 +587,7 @@ class SoftmaxExplorer(Explorer):
         left = figure.add_axes([0.08, 0.12, 0.38, 0.66])
         right = figure.add_axes([0.57, 0.12, 0.38, 0.66])
         self.logit_bars = BarPanel(
-            left, n, horizontal=False, value_label="logit", limits=self.logit_range, value_format=lambda v: f"{v:+.1f}"
+            left, n, horizontal=False, value_label="logit", limits=self.logit_range, value_format=lambda v: f"{v:+.2f}"
         )
         left.axhline(0.0, color=ROLE["threshold"], lw=0.8)
         left.set_title("logits (you set these)", fontsize=10)

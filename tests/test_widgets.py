@@ -143,7 +143,7 @@ def drawn_for(explorer):
 
 def test_browser_hooks_mark_root_figure_and_one_main_slider(fake):
     expected = {
-        "TopTokensExplorer": ("n_tokens", "10"), "SoftmaxExplorer": ("logit_0", "4.0"),
+        "TopTokensExplorer": ("n_tokens", "10"), "SoftmaxExplorer": ("logit_0", "+4.00"),
         "TemperatureExplorer": ("temperature", "0.70"), "TruncationExplorer": ("top_p", "0.90"),
         "ChainOrderExplorer": ("temperature", "2.00"), "GenerationStepper": ("temperature", "1.00"),
     }
