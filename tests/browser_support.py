@@ -342,6 +342,9 @@ window.__dd = window.__dd || (() => {
     }
     function sameValue(shownText, drawn) {
         if (drawn === null || shownText === null) return false;
+        // ipywidgets' readout writes negatives with a Unicode minus; Python writes '-'.
+        shownText = shownText.replace(/\u2212/g, '-');
+        drawn = drawn.replace(/\u2212/g, '-');
         if (shownText.trim() === drawn.trim()) return true;
         const a = Number(shownText), b = Number(drawn);
         if (shownText.trim() === '' || Number.isNaN(a) || Number.isNaN(b)) return false;
