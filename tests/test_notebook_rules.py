@@ -1,0 +1,49 @@
+"""House rules for the lessons that nbval cannot see."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+LESSONS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+PLUMBING = re.compile(r"^\s*(import|from)\s+(matplotlib|ipywidgets)\b|\bplt\.", re.M)
+
+
+def code_cells(path):
+    return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+
+
+def source(cell):
+    return "".join(cell["source"])
+
+
+def test_there_are_six_lessons():
+    assert [p.name[:2] for p in LESSONS] == ["00", "01", "02", "03", "04", "05"]
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_no_plotting_or_widget_plumbing_in_lessons(path):
+    # Notebooks teach, course_utils works: figures and controls come from plots / widgets.
+    offenders = [source(c)[:80] for c in code_cells(path) if PLUMBING.search(source(c))]
+    assert not offenders, f"{path.name}: move this plumbing into course_utils: {offenders}"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_nbval_markers_say_why(path):
+    for cell in code_cells(path):
+        lines = source(cell).splitlines()
+        for i, line in enumerate(lines):
+            if "NBVAL_" in line:
+                reason = lines[i + 1] if i + 1 < len(lines) else ""
+                assert reason.lstrip().startswith("#") and "NBVAL" not in reason, (
+                    f"{path.name}: '{line.strip()}' needs a comment on the next line saying why"
+                )
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_committed_with_outputs_and_no_errors(path):
+    cells = code_cells(path)
+    assert all(c["execution_count"] is not None for c in cells), f"{path.name}: run every cell before committing"
+    errors = [o for c in cells for o in c["outputs"] if o["output_type"] == "error"]
+    assert not errors, f"{path.name}: an error output is committed"
