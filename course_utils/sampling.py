@@ -428,19 +428,60 @@ def sample_next_token(
 
     Returns an ``int`` for one row of logits, an integer array (one index per row) for a
     batch; rows are drawn in order from the same ``rng``. With ``temperature=0`` it returns
-    the argmax (the first index among exact ties) and draws nothing from ``rng``.
+    the argmax (the first index among exact ties) and draws nothing from ``rng``. How a token
+    is drawn, and why that way: see `draw_next_token`.
     """
     _check_rng(rng)
     s = _check_settings(temperature, top_k, top_p, min_p, order, min_tokens_to_keep)
     x = _check_logits(logits, keep_dtype=True)
     rows = x.reshape(-1, x.shape[-1])
-    picks = np.array([_sample_row(row, rng, s) for row in rows], dtype=np.int64)
+    picks = np.array([_draw_row(row, rng, s).token for row in rows], dtype=np.int64)
     return int(picks[0]) if x.ndim == 1 else picks.reshape(x.shape[:-1])
 
 
-def _sample_row(x: np.ndarray, rng: np.random.Generator, s: _Settings) -> int:
+class Draw(NamedTuple):
+    """One drawn token and how far the draw was from choosing another."""
+
+    token: int
+    # The smallest change of any logit (in logit units) that could make another token win,
+    # for the same kept set: half the gap between the winner's score and the runner-up's.
+    # float("inf") when only one token could be chosen.
+    margin: float
+
+
+def draw_next_token(
+    logits,
+    *,
+    rng,
+    temperature=1.0,
+    top_k=0,
+    top_p=1.0,
+    min_p=0.0,
+    order="transformers",
+    min_tokens_to_keep=1,
+) -> Draw:
+    """`sample_next_token` for one row of logits, with the draw's decision margin.
+
+    The draw is an exponential race (the Gumbel-max trick, as vLLM's sampler draws): every kept
+    token i gets its own exponential random number e_i, and the token with the largest p_i / e_i
+    wins, which happens with probability exactly p_i. Unlike inverting the cumulative
+    distribution, the outcome then depends only on the gap between the two best scores
+    log p_i - log e_i, so the last-digit differences between two machines' logits (about 3e-5)
+    change a draw only when that gap is that small: `margin` says how far from that it was.
+    Greedy decoding (``temperature=0``) has the margin of its two best logits.
+    """
+    _check_rng(rng)
+    s = _check_settings(temperature, top_k, top_p, min_p, order, min_tokens_to_keep)
+    x = _check_logits(logits, keep_dtype=True)
+    if x.ndim != 1:
+        raise ValueError(f"draw_next_token takes one row of logits (shape (V,)), got shape {x.shape}; "
+                         "use sample_next_token for a batch.")
+    return _draw_row(x, rng, s)
+
+
+def _draw_row(x: np.ndarray, rng: np.random.Generator, s: _Settings) -> Draw:
     if s.temperature == 0.0:
-        return int(np.argmax(x))
+        return Draw(int(np.argmax(x)), _half_gap(x.astype(np.float64)))
     candidates = None
     if s.top_k:
         # Rank by the values top-k really sees: dividing by T can round distinct logits into ties.
@@ -453,9 +494,19 @@ def _sample_row(x: np.ndarray, rng: np.random.Generator, s: _Settings) -> int:
         # Every stage after top-k only looks at top-k's survivors, so running the same chain
         # on a superset of them gives exactly the full chain's probabilities on that superset.
         probs = _final_distribution(x[candidates].astype(np.float64), s)
-    cdf = np.cumsum(probs)
-    choice = np.searchsorted(cdf, rng.random() * cdf[-1], side="right")
-    return int(candidates[min(choice, len(candidates) - 1)])
+    with np.errstate(divide="ignore"):  # a removed token scores log 0 = -inf and never wins
+        scores = np.log(probs) - np.log(rng.standard_exponential(len(probs)))
+    # A score is log p_i + a constant: it moves with logit / T, so a logit change of d moves it by d / T.
+    return Draw(int(candidates[np.argmax(scores)]), _half_gap(scores) * s.temperature)
+
+
+def _half_gap(scores: np.ndarray) -> float:
+    """Half the gap between the best and second-best finite score (inf if there is no second)."""
+    finite = scores[np.isfinite(scores)]
+    if finite.size < 2:
+        return float("inf")
+    second, best = np.partition(finite, finite.size - 2)[-2:]
+    return float(best - second) / 2
 
 
 def _top_k_candidates(x: np.ndarray, k: int) -> np.ndarray | None:

@@ -68,15 +68,16 @@ def test_each_step_records_its_final_distribution():
 
 def test_generation_feeds_back_its_own_tokens():
     model = FakeModel()
-    g = generate(model, [1], max_new_tokens=3, seed=1)
+    g = generate(model, [1], max_new_tokens=3, seed=2)
+    assert len(g.token_ids) == 3  # this seed never draws the end-of-sequence token
     assert model.calls == [[1], [1, g.token_ids[0]], [1, *g.token_ids[:2]]]
 
 
 def test_text_after_eos_is_cut_but_the_step_is_kept():
-    g = generate(FakeModel(), [1], temperature=1.0, max_new_tokens=50, seed=0)
-    assert g.token_ids == [2, 1, 1, EOS] and g.finish_reason == "eos"  # seed 0 happens to end here
+    g = generate(FakeModel(), [1], temperature=1.0, max_new_tokens=50, seed=9)
+    assert g.token_ids == [2, 1, 3, EOS] and g.finish_reason == "eos"  # seed 9 happens to end here
     assert g.steps[-1].token_id == EOS and g.steps[-1].token_text == "<eos>"
-    assert g.text == " baa"
+    assert g.text == " ba\nc"
 
 
 def test_chat_wraps_the_prompt():

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from course_utils.sampling import (
+    draw_next_token,
     entropy,
     min_p_filter,
     next_token_distribution,
@@ -152,15 +153,28 @@ def test_batch_rows_equal_single_rows(rows, chain):
 
 @given(logit_vectors(min_size=1, max_size=300), chains, st.integers(0, 2**32 - 1))
 def test_sampler_draws_from_the_chains_distribution(x, chain, seed):
-    # The sampler's shortcut (top-k candidates first) must pick exactly the token that
-    # inverting the full distribution's CDF with the same uniform draw picks.
+    # The sampler's shortcut (top-k candidates first) must pick exactly the token that an
+    # exponential race over the full distribution's kept tokens picks with the same numbers.
     p = next_token_distribution(x, **chain)
-    token = sample_next_token(x, rng=np.random.default_rng(seed), **chain)
-    assert p[token] > 0
-    if chain["temperature"] > 0:
-        u = np.random.default_rng(seed).random()
-        cdf = np.cumsum(p)
-        expected = int(np.searchsorted(cdf, u * cdf[-1], side="right"))
-        gap = np.abs(cdf - u * cdf[-1]).min()
-        assume(gap > 1e-9)  # a draw on a CDF step edge can round either way
-        assert token == expected
+    draw = draw_next_token(x, rng=np.random.default_rng(seed), **chain)
+    assert p[draw.token] > 0
+    assert sample_next_token(x, rng=np.random.default_rng(seed), **chain) == draw.token
+    if chain["temperature"] > 0 and not chain["top_k"]:
+        e = np.random.default_rng(seed).standard_exponential(len(p))
+        with np.errstate(divide="ignore"):
+            scores = np.log(p) - np.log(e)
+        assume(draw.margin > 1e-9)  # a near-exact tie can round either way
+        assert draw.token == int(np.argmax(scores))
+
+
+@given(logit_vectors(min_size=2, max_size=50), chains, st.integers(0, 2**32 - 1))
+def test_a_change_smaller_than_the_margin_never_changes_the_draw(x, chain, seed):
+    draw = draw_next_token(x, rng=np.random.default_rng(seed), **chain)
+    assume(np.isfinite(draw.margin) and draw.margin > 1e-6)
+    # The margin holds while the kept set stays the same: push the winner down and every other
+    # token up by just under the margin, the hardest change the margin allows.
+    x = np.asarray(x, dtype=float)
+    nudge = 0.9 * draw.margin
+    pushed = np.where(np.arange(len(x)) == draw.token, x - nudge, x + nudge)
+    assume(np.array_equal(next_token_distribution(pushed, **chain) > 0, next_token_distribution(x, **chain) > 0))
+    assert draw_next_token(pushed, rng=np.random.default_rng(seed), **chain).token == draw.token
