@@ -1,10 +1,13 @@
-"""Binder and conda: environment.yml agrees with pyproject.toml, postBuild is strict and does
-what Binder needs, the learner JupyterLab settings are valid, repo2docker plans the expected
-image, and the README's launch badges open notebooks that exist.
+"""One lock for pip and Binder: constraints.txt pins every package the course can install, on
+every supported Python and platform; make installs exactly those versions; environment.yml
+(Binder) pins the same ones; postBuild is strict and does what Binder needs; the learner
+JupyterLab settings are valid; repo2docker plans the expected image; and the README's launch
+badges open notebooks that exist.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -14,12 +17,15 @@ import shutil
 import stat
 import subprocess
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
 import yaml
+from lock_support import LOCK, PLATFORMS, lock_lines, marker_environment, pins_for
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 try:
     import tomllib
@@ -27,17 +33,26 @@ except ModuleNotFoundError:  # Python 3.10
     from pip._vendor import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
-ENVIRONMENT = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
+sys.path.insert(0, str(ROOT / "scripts"))
+import lock as lock_script  # noqa: E402
+
+ENVIRONMENT_TEXT = (ROOT / "environment.yml").read_text(encoding="utf-8")
+ENVIRONMENT = yaml.safe_load(ENVIRONMENT_TEXT)
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 POSTBUILD = ROOT / "postBuild"
 OVERRIDES = ROOT / "jupyterlab-settings" / "overrides.json"
 
-# conda-forge name -> PyPI name, where they differ.
-CONDA_TO_PYPI = {"matplotlib-base": "matplotlib"}
-# Packages conda needs that are not Python dependencies of the course.
-CONDA_ONLY = {"python", "pip"}
-# PyPI packages that conda-forge does not carry at the tested version; nothing else goes in pip:.
-PIP_ONLY = {"gguf"}
+# Binder's image: the Python environment.yml asks conda for, on Linux.
+BINDER_PYTHON = "3.12"
+BINDER = marker_environment(BINDER_PYTHON, "linux")
+# The newest Python the course is installed and tested with; the oldest is requires-python's bound.
+NEWEST_PYTHON_MINOR = 13
+
+
+def supported_pythons() -> list[str]:
+    """'3.10' ... '3.13': from pyproject's requires-python bound to the newest Python tested."""
+    oldest = Version(lock_script.lowest_python(PYPROJECT))
+    return [f"3.{minor}" for minor in range(oldest.minor, NEWEST_PYTHON_MINOR + 1)]
 
 
 def conda_specs() -> dict[str, str]:
@@ -60,18 +75,35 @@ def runtime_requirements() -> dict[str, Requirement]:
     return {canonicalize_name(r.name): r for r in requirements}
 
 
-def environment_packages() -> dict[str, str]:
-    """PyPI name -> pinned version, over the conda and the pip section."""
-    packages = {
-        canonicalize_name(CONDA_TO_PYPI.get(name, name)): version
-        for name, version in conda_specs().items()
-        if name not in CONDA_ONLY
-    }
+def every_requirement() -> list[Requirement]:
+    """Everything the lock must serve: runtime, every extra, the build backend, and pip."""
+    texts = [*PYPROJECT["project"]["dependencies"], *lock_script.build_tools(PYPROJECT)]
+    for extra in PYPROJECT["project"]["optional-dependencies"].values():
+        texts += extra
+    return [Requirement(text) for text in texts]
+
+
+def environment_pins() -> dict[str, str]:
+    """PyPI name -> version for every line of the `pip:` section, each an exact `==` pin."""
+    pins = {}
     for line in pip_section():
         requirement = Requirement(line)
-        (version,) = [s.version for s in requirement.specifier if s.operator == "=="]
-        packages[canonicalize_name(requirement.name)] = version
-    return packages
+        specs = list(requirement.specifier)
+        assert len(specs) == 1 and specs[0].operator == "==", f"environment.yml: {line!r} must be name==version"
+        pins[canonicalize_name(requirement.name)] = specs[0].version
+    return pins
+
+
+def installed_requirements(name: str, version: str) -> list[Requirement] | None:
+    """What `name` `version` requires, read from this environment; None unless exactly that
+    version is installed here (another release's metadata says nothing about this one)."""
+    try:
+        distribution = importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    if Version(distribution.version) != Version(version):
+        return None
+    return [Requirement(text) for text in distribution.requires or []]
 
 
 def makefile_variable(name: str) -> str:
@@ -80,35 +112,144 @@ def makefile_variable(name: str) -> str:
     return match.group(1)
 
 
-# -- environment.yml ------------------------------------------------------------------------
+def make_dry_run(*args: str) -> list[str]:
+    """The commands `make -n` prints for `args`, one a line."""
+    result = subprocess.run(["make", "-n", *args], cwd=ROOT, capture_output=True, text=True, check=True)
+    return [line.strip() for line in result.stdout.splitlines()]
+
+
+# -- constraints.txt, the lock ------------------------------------------------------------------
+
+
+def test_lock_pins_every_package_to_one_exact_version():
+    lines = lock_lines()
+    assert lines, "constraints.txt is empty; refresh it with: make lock"
+    for line in lines:
+        requirement = Requirement(line)
+        specs = list(requirement.specifier)
+        assert requirement.url is None and not requirement.extras, f"{line!r}: the lock holds plain name==version pins"
+        assert len(specs) == 1 and specs[0].operator == "==" and "*" not in specs[0].version, (
+            f"{line!r} is not an exact pin"
+        )
+        # torch==2.13.0, not 2.13.0+cpu: a local label would exist on one index only, and
+        # `==2.13.0` already accepts the CPU build where an index offers it.
+        assert Version(specs[0].version).local is None, f"{line!r}: no local version label (+...) in the lock"
+
+
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
+@pytest.mark.parametrize("python", supported_pythons())
+def test_lock_serves_every_dependency_of_pyproject_on_every_python_and_platform(python, platform):
+    """Every dependency, extra, build requirement and pip gets exactly one pin that pyproject
+    accepts: the lock works wherever `requires-python` says the course does."""
+    environment = marker_environment(python, platform)
+    pins = pins_for(environment)  # fails if two lines pin one package here
+    for requirement in every_requirement():
+        if requirement.marker and not requirement.marker.evaluate(environment):
+            continue
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"constraints.txt has no pin for {name} on Python {python}, {platform}; run: make lock"
+        assert requirement.specifier.contains(pins[name], prereleases=True), (
+            f"constraints.txt pins {name}=={pins[name]} on Python {python}, {platform}, outside pyproject's {requirement}"
+        )
+
+
+def test_lock_starts_at_the_oldest_python_pyproject_supports():
+    assert lock_script.lowest_python(PYPROJECT) == supported_pythons()[0] == "3.10"
+    assert pins_for(marker_environment("3.10", "linux"))["numpy"] != pins_for(BINDER)["numpy"], (
+        "numpy 2.3+ needs Python 3.11: the lock must pin an older numpy for 3.10"
+    )
+
+
+def test_make_reinstalls_when_the_lock_changes():
+    database = subprocess.run(
+        ["make", "--print-data-base", "--question", "--no-builtin-rules"], cwd=ROOT, capture_output=True, text=True
+    ).stdout
+    rule = re.search(r"^\.venv/\.installed:(.*)$", database, re.MULTILINE)
+    assert rule and LOCK.name in rule.group(1).split(), "the venv stamp must depend on constraints.txt"
+
+
+def test_every_pip_install_in_make_is_constrained_by_the_lock():
+    stamp = [line for line in make_dry_run("-W", LOCK.name, ".venv/.installed") if "pip install" in line]
+    lock = [line for line in make_dry_run("-o", ".venv/.installed", "lock") if "pip install" in line]
+    wheelhouse = [
+        line for line in make_dry_run("-o", ".venv/.installed", "wheelhouse", "WHEELHOUSE_TARGETS=--platform win_amd64")
+        if "pip install" in line
+    ]
+    assert len(stamp) == 3 and "--upgrade pip" in stamp[0], stamp
+    for line in stamp + lock + wheelhouse:
+        assert f"--constraint {LOCK.name}" in line, f"not constrained by the lock: {line}"
+    for line in stamp + lock:
+        if " -e " in line:
+            assert f"--build-constraint {LOCK.name}" in line, f"the course's build backend must be the locked one: {line}"
+
+
+def test_make_lock_refreshes_the_lock_then_runs_every_test():
+    commands = make_dry_run("-o", ".venv/.installed", "lock")
+    refresh = next(i for i, c in enumerate(commands) if "scripts/lock.py" in c)
+    assert commands[refresh].endswith("scripts/lock.py --upgrade")
+    assert any(re.search(r"pip install .*uv==\d+(\.\d+)+$", c) for c in commands[:refresh]), "uv must be pinned"
+    assert any(c.split()[:2] == ["make", "test"] for c in commands[refresh:]), "make lock must run the tests"
+    assert any("-e '.[test,reference]'" in c for c in commands[refresh:]), "the reference tests run on the new lock too"
+    keep = make_dry_run("-o", ".venv/.installed", "lock", "KEEP_PINS=1")
+    assert any(c.endswith("scripts/lock.py") for c in keep)
+
+
+# -- environment.yml (Binder): the lock's pins for Python 3.12 on Linux ---------------------------
 
 
 def test_environment_uses_conda_forge_only():
     assert ENVIRONMENT["channels"] == ["conda-forge"]
 
 
-def test_environment_pins_python_3_12_and_matplotlib_base():
-    specs = conda_specs()
-    assert specs["python"] == "3.12"
-    assert "matplotlib-base" in specs and "matplotlib" not in specs, "use matplotlib-base: no Qt in the image"
+def test_conda_provides_only_python_3_12_and_pip():
+    assert conda_specs() == {"python": BINDER_PYTHON, "pip": ""}, "every other package comes from pip, at the lock's version"
 
 
-def test_environment_lists_the_same_packages_as_pyproject():
-    assert set(environment_packages()) == set(runtime_requirements())
+def test_environment_pins_equal_the_lock_for_python_3_12_on_linux():
+    lock = pins_for(BINDER)
+    for name, version in environment_pins().items():
+        assert name in lock, f"environment.yml pins {name}, which constraints.txt does not; run: make lock"
+        assert version == lock[name], f"environment.yml pins {name}=={version}, the lock {lock[name]}; run: make lock"
 
 
-def test_environment_pins_versions_that_pyproject_accepts():
-    requirements = runtime_requirements()
-    for name, version in environment_packages().items():
-        assert re.fullmatch(r"\d+(\.\d+)+", version), f"{name} must be pinned to an exact version, got {version!r}"
-        assert requirements[name].specifier.contains(version), (
-            f"environment.yml pins {name}={version}, outside pyproject's {requirements[name]}"
-        )
+def test_environment_has_every_runtime_dependency_of_pyproject():
+    pins = environment_pins()
+    for name, requirement in runtime_requirements().items():
+        assert name in pins, f"environment.yml lacks {name}, a runtime dependency; run: make lock"
+        assert requirement.specifier.contains(pins[name]), f"environment.yml pins {name}=={pins[name]}, outside {requirement}"
 
 
-def test_pip_section_holds_only_pypi_only_packages_and_no_local_paths():
+def test_environment_pins_everything_its_packages_need_on_binder():
+    """Closed under dependencies: whatever a pinned package requires on Python 3.12 / Linux is
+    pinned too, so pip on Binder never picks a version of its own. Read from the metadata of
+    the packages installed here at the pinned version."""
+    pins = environment_pins()
+    requirements = {name: installed_requirements(name, version) for name, version in pins.items()}
+    requirements = {name: reqs for name, reqs in requirements.items() if reqs is not None}
+    assert requirements, "no package of environment.yml is installed here at its pinned version"
+    # The extras something here asks for (nbconvert needs bleach[css], hence tinycss2).
+    wanted_extras = defaultdict(set)
+    for requirement in [*runtime_requirements().values(), *(r for reqs in requirements.values() for r in reqs)]:
+        if requirement.marker is None or requirement.marker.evaluate({**BINDER, "extra": ""}):
+            wanted_extras[canonicalize_name(requirement.name)] |= requirement.extras
+    for name, reqs in requirements.items():
+        for requirement in reqs:
+            applies = any(
+                requirement.marker is None or requirement.marker.evaluate({**BINDER, "extra": extra})
+                for extra in {"", *wanted_extras[name]}
+            )
+            needed = canonicalize_name(requirement.name)
+            assert not applies or needed in pins, f"{name} needs {requirement} on Binder; environment.yml does not pin it"
+
+
+def test_environment_yml_is_what_make_lock_writes():
+    assert ENVIRONMENT_TEXT == lock_script.environment_yml(pip_section()), (
+        "environment.yml is generated from the lock; do not edit it, run: make lock"
+    )
+
+
+def test_pip_section_has_no_local_paths_nor_the_course_or_the_model():
     lines = pip_section()
-    assert {canonicalize_name(Requirement(line).name) for line in lines} == PIP_ONLY
     for line in lines:
         assert not line.startswith(("-e", ".", "/")) and "file:" not in line, (
             f"{line!r}: a local path in pip: rebuilds Binder's image on every commit; install it in postBuild"
@@ -118,7 +259,6 @@ def test_pip_section_holds_only_pypi_only_packages_and_no_local_paths():
 
 def test_no_binder_folder_hides_the_root_files():
     assert not (ROOT / "binder").exists() and not (ROOT / ".binder").exists()
-
 
 # -- postBuild ------------------------------------------------------------------------------
 
