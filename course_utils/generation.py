@@ -19,7 +19,7 @@ Every step records its `margin`: how far (in logits) the choice was from going t
 (`sampling.draw_next_token`). Two machines' logits differ in their last digits, so a text is the
 same on every machine only if no step was a near-tie; with the environment variable
 `COURSE_MIN_MARGIN=<logits>` set (the lesson tests set it), a step decided by less raises
-`NearTieError` instead of printing a text that another machine would not reproduce.
+`sampling.NearTieError` instead of printing a text that another machine would not reproduce.
 
 Batches -- many sequences through the model at once
 ---------------------------------------------------
@@ -41,19 +41,12 @@ token for token: the batch never changes a result, only how fast it arrives.
 from __future__ import annotations
 
 import numbers
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from course_utils import sampling
-
-MARGIN_VARIABLE = "COURSE_MIN_MARGIN"
-
-
-class NearTieError(RuntimeError):
-    """A generation step was decided by less than the required margin (see `_check_margin`)."""
 
 
 @dataclass(frozen=True)
@@ -187,7 +180,6 @@ def _choose(model, logits: np.ndarray, rng: np.random.Generator, settings: dict)
     final = sampling.next_token_distribution(logits, **settings)
     draw = sampling.draw_next_token(logits, rng=rng, **settings)
     token = draw.token
-    _check_margin(draw)
     return GenerationStep(
         token_id=token,
         token_text=model.token_text(token),
@@ -197,21 +189,6 @@ def _choose(model, logits: np.ndarray, rng: np.random.Generator, settings: dict)
         logprob=float(sampling.log_softmax(logits)[token]),
         margin=draw.margin,
     )
-
-
-def _check_margin(draw: sampling.Draw) -> None:
-    """With COURSE_MIN_MARGIN set (the lesson tests set it), refuse a choice made on a near-tie.
-
-    Another machine's logits differ in their last digits (about 3e-5); a token chosen by less
-    than that could be a different token there, and so would the whole text after it.
-    """
-    required = float(os.environ.get(MARGIN_VARIABLE) or 0)
-    if draw.margin < required:
-        raise NearTieError(
-            f"This generation chose token {draw.token} by a margin of {draw.margin:.2g} logits, below "
-            f"{MARGIN_VARIABLE}={required:g}: on another machine its last-digit differences could pick "
-            "another token. Choose another seed or prompt for text that every machine reproduces."
-        )
 
 
 def _record(model, prompt_text, prompt_ids, new_ids, steps, settings) -> Generation:

@@ -21,11 +21,20 @@ split evenly among exact ties.
 from __future__ import annotations
 
 import numbers
+import os
 from typing import NamedTuple
 
 import numpy as np
 
 ORDERS = ("transformers", "llama.cpp")
+
+# With this environment variable set to a number of logits (`make test` sets it for the lessons),
+# a draw decided by a smaller margin raises NearTieError: see `draw_next_token`.
+MARGIN_VARIABLE = "COURSE_MIN_MARGIN"
+
+
+class NearTieError(RuntimeError):
+    """A draw was decided by less than COURSE_MIN_MARGIN: another machine may draw another token."""
 
 # Block size for the top-k candidate search in `sample_next_token` (see `_top_k_candidates`).
 _BLOCK = 64
@@ -468,7 +477,8 @@ def draw_next_token(
     distribution, the outcome then depends only on the gap between the two best scores
     log p_i - log e_i, so the last-digit differences between two machines' logits (about 3e-5)
     change a draw only when that gap is that small: `margin` says how far from that it was.
-    Greedy decoding (``temperature=0``) has the margin of its two best logits.
+    Greedy decoding (``temperature=0``) has the margin of its two best logits. With
+    ``COURSE_MIN_MARGIN`` set, a draw decided by less raises `NearTieError`.
     """
     _check_rng(rng)
     s = _check_settings(temperature, top_k, top_p, min_p, order, min_tokens_to_keep)
@@ -480,6 +490,12 @@ def draw_next_token(
 
 
 def _draw_row(x: np.ndarray, rng: np.random.Generator, s: _Settings) -> Draw:
+    draw = _race(x, rng, s)
+    _check_margin(draw)
+    return draw
+
+
+def _race(x: np.ndarray, rng: np.random.Generator, s: _Settings) -> Draw:
     if s.temperature == 0.0:
         return Draw(int(np.argmax(x)), _half_gap(x.astype(np.float64)))
     candidates = None
@@ -498,6 +514,21 @@ def _draw_row(x: np.ndarray, rng: np.random.Generator, s: _Settings) -> Draw:
         scores = np.log(probs) - np.log(rng.standard_exponential(len(probs)))
     # A score is log p_i + a constant: it moves with logit / T, so a logit change of d moves it by d / T.
     return Draw(int(candidates[np.argmax(scores)]), _half_gap(scores) * s.temperature)
+
+
+def _check_margin(draw: Draw) -> None:
+    """Refuse a near-tie when COURSE_MIN_MARGIN asks for a margin (the lesson tests do).
+
+    Another machine's logits differ in their last digits (about 3e-5); a token chosen by less
+    than that could be a different token there, and so would everything printed after it.
+    """
+    required = float(os.environ.get(MARGIN_VARIABLE) or 0)
+    if draw.margin < required:
+        raise NearTieError(
+            f"Token {draw.token} was drawn by a margin of {draw.margin:.2g} logits, below "
+            f"{MARGIN_VARIABLE}={required:g}: another machine's last-digit differences could draw "
+            "another token. Choose another seed or prompt for a result that every machine reproduces."
+        )
 
 
 def _half_gap(scores: np.ndarray) -> float:

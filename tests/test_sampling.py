@@ -4,6 +4,9 @@ import numpy as np
 import pytest
 
 from course_utils.sampling import (
+    Draw,
+    NearTieError,
+    draw_next_token,
     entropy,
     log_softmax,
     min_p_filter,
@@ -292,3 +295,20 @@ def test_bad_settings_are_rejected_clearly(function, settings, error, message):
 def test_bad_parameters_of_each_function(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --- decision margins: how far a draw was from choosing another token ---------------------
+
+
+def test_greedy_margin_is_half_the_gap_between_the_two_best_logits():
+    assert draw_next_token([1.0, 3.0, 2.5], rng=np.random.default_rng(0), temperature=0) == Draw(1, 0.25)
+    assert draw_next_token([1.0, -INF], rng=np.random.default_rng(0), temperature=0).margin == float("inf")
+
+
+def test_a_near_tie_is_refused_only_when_a_margin_is_required(monkeypatch):
+    near_tie = [1.0, 1.05, -3.0]
+    assert sample_next_token(near_tie, rng=np.random.default_rng(0), temperature=0) == 1
+    monkeypatch.setenv("COURSE_MIN_MARGIN", "0.1")
+    with pytest.raises(NearTieError, match=r"margin of 0.025 logits, below COURSE_MIN_MARGIN=0.1"):
+        sample_next_token(near_tie, rng=np.random.default_rng(0), temperature=0)
+    assert sample_next_token([1.0, 2.0], rng=np.random.default_rng(0), temperature=0) == 1
