@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "course_utils"
 
 # Lowest first. A module may import modules of a lower layer only.
 LAYERS = [
-    {"sampling", "ecosystem", "degeneration"},  # pure numpy math and data
+    {"sampling", "ecosystem", "degeneration", "display"},  # pure numpy math, data and number formats
     {"tokenizer"},
     {"model"},
     {"generation", "adapters"},
