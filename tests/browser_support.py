@@ -15,8 +15,16 @@ gives every explorer (no cell numbers or explorer names are hard-coded here):
 
 The last hook is what lets a test prove that the pixels on screen were drawn *for the value the
 control now shows*, not merely that they changed: after a key press we wait until the
-``<img>`` on screen holds a PNG whose ``dd-main`` equals the control's readout, and measure
+``<img>`` on screen holds a new PNG whose ``dd-main`` equals the control's readout, and measure
 the time from the key press to the first painted frame with that image.
+
+Everything a test checks here arrives asynchronously, and on a busy machine many times later
+than usual. So every such check waits on the condition itself through one helper,
+:func:`wait_until`, with a generous bound (``*_TIMEOUT_S`` below), and when the bound runs out
+fails with what it expected, what was on screen last and how long it waited. A test must fail
+on a wrong picture, never on a late one: a late picture is waited for; a wrong one (a new PNG,
+painted, drawn for another value than the readout shows, once the kernel has answered the key
+press, so nothing else is coming for it) ends the wait at once.
 
 Chromium comes from the system (Debian's ``chromium`` package): Playwright cannot download its
 own browser build on these machines, so it is launched with ``executable_path``.
@@ -35,16 +43,18 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 REPO = Path(__file__).resolve().parents[1]
 # DD_NOTEBOOKS points the suite at another copy of the lessons (e.g. a learner's edited copy).
 NOTEBOOKS = Path(os.environ.get("DD_NOTEBOOKS", REPO / "notebooks"))
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 LESSON_GLOB = "[0-9][0-9]_*.ipynb"
+T = TypeVar("T")
 
 WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -67,10 +77,69 @@ LAB_SETTINGS = {
     },
 }
 
-SERVER_START_TIMEOUT_S = 60
-KERNEL_READY_TIMEOUT_S = 90
-RUN_ALL_TIMEOUT_S = 420
-FIGURE_TIMEOUT_S = 15
+# Bounds for wait_until: generous, because they only matter when something is broken. On an idle
+# machine a redraw takes well under a second and a lesson's Run All under a minute; with other
+# work on the 2 cores (the notebook tests, a build) both can take many times longer.
+SERVER_START_TIMEOUT_S = 120
+KERNEL_READY_TIMEOUT_S = 180
+RUN_ALL_TIMEOUT_S = 1200  # a whole lesson, model load included (05 took 226-420+ s at load 6)
+RENDER_TIMEOUT_S = 120  # widgets and their hooks in the DOM after the kernel is idle
+REDRAW_TIMEOUT_S = 60  # key press -> the picture drawn for the new value, painted
+# Playwright's own waits (navigation, element screenshots, scrolling) default to 30 s.
+PLAYWRIGHT_TIMEOUT_S = 120
+POLL_S = 0.1
+REDRAW_POLL_S = 0.05
+
+
+class WaitTimeout(AssertionError):
+    """A :func:`wait_until` bound ran out. The message says what, the last value seen, how long."""
+
+    def __init__(self, message: str, *, expected: str, last: object, waited_s: float,
+                 timeout_s: float):  # fmt: skip
+        super().__init__(message)
+        self.expected = expected
+        self.last = last
+        self.waited_s = waited_s
+        self.timeout_s = timeout_s
+
+
+def wait_until(
+    probe: Callable[[], T],
+    done: Callable[[T], bool],
+    *,
+    expected: str,
+    timeout_s: float,
+    describe: Callable[[T], str] = repr,
+    poll_s: float = POLL_S,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[T, float]:
+    """Call ``probe()`` until ``done(value)`` holds; return ``(value, seconds waited)``.
+
+    Why this exists: what a browser test checks (a redraw after a key press, cell outputs,
+    widgets, the kernel's state) arrives asynchronously, and with another process busy on the
+    machine it can arrive many times later than usual. An assertion made without waiting, or
+    after a fixed sleep, then fails on a *late* result, which says nothing about the course.
+    So every such check polls the condition itself and returns as soon as it holds; only when
+    ``timeout_s`` runs out does it fail, with a :class:`WaitTimeout` naming what it
+    ``expected``, the last value seen (through ``describe``) and how long it waited. A wrong
+    result is the caller's to recognise in ``done`` and report.
+
+    ``clock`` and ``sleep`` are there for the unit test (tests/test_browser.py).
+    """
+    start = clock()
+    while True:
+        value = probe()
+        waited = clock() - start
+        if done(value):
+            return value, waited
+        if waited >= timeout_s:
+            raise WaitTimeout(
+                f"waited {waited:.1f} s (bound {timeout_s:g} s) for {expected}; "
+                f"last seen: {describe(value)}",
+                expected=expected, last=value, waited_s=waited, timeout_s=timeout_s,
+            )  # fmt: skip
+        sleep(min(poll_s, timeout_s - waited))
 
 
 def lesson_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
@@ -174,20 +243,24 @@ def jupyterlab_server(notebooks: list[Path], workdir: Path) -> Iterator[LabServe
 
 
 def _wait_until_up(server: LabServer) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
+    def status() -> str:
         if server.process.poll() is not None:
             raise RuntimeError(
                 f"JupyterLab exited with code {server.process.returncode}:\n{server.log_tail()}"
             )
         try:
             server.api("GET", "/api/status")
-            return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.25)
-    raise RuntimeError(
-        f"JupyterLab did not answer within {SERVER_START_TIMEOUT_S} s:\n{server.log_tail()}"
-    )
+            return "up"
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+            return f"no answer yet ({error})"
+
+    try:
+        wait_until(
+            status, lambda s: s == "up", expected="JupyterLab to answer /api/status",
+            timeout_s=SERVER_START_TIMEOUT_S, describe=str, poll_s=0.25,
+        )  # fmt: skip
+    except WaitTimeout as error:
+        raise RuntimeError(f"{error}\n{server.log_tail()}") from None
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -221,6 +294,8 @@ def chromium(executable: str, workdir: Path) -> Iterator[object]:
             args=CHROMIUM_FLAGS,
             viewport={"width": 1280, "height": 1000},
         )
+        context.set_default_timeout(PLAYWRIGHT_TIMEOUT_S * 1000)
+        context.set_default_navigation_timeout(PLAYWRIGHT_TIMEOUT_S * 1000)
         try:
             yield context
         finally:
@@ -228,11 +303,11 @@ def chromium(executable: str, workdir: Path) -> Iterator[object]:
 
 
 # JavaScript run in the page. `jupyterapp` exists because of --LabApp.expose_app_in_browser.
-_JS_KERNEL_IDLE = """() => {
+_JS_KERNEL_STATE = """() => {
     const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
     const kernel = panel && panel.sessionContext && panel.sessionContext.session
         && panel.sessionContext.session.kernel;
-    return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+    return kernel ? kernel.connectionStatus + '/' + kernel.status : 'no kernel yet';
 }"""
 
 # `void`: execute() returns a promise that resolves only when every cell has run; awaiting it
@@ -275,11 +350,12 @@ _JS_EXPLORER_BUNDLES = """() => {
     return count;
 }"""
 
-_JS_WIDGETS_RENDERED = """() => {
+_JS_WIDGETS_UNRENDERED = """() => {
     const views = document.querySelectorAll(
         '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.widget-view+json"]');
-    return Array.from(views).every(view => view.querySelector('.jupyter-widgets, .widget-box, '
-        + '.widget-inline-hbox') !== null || view.textContent.includes('Error displaying widget'));
+    return Array.from(views).filter(view => view.querySelector('.jupyter-widgets, .widget-box, '
+        + '.widget-inline-hbox') === null && !view.textContent.includes('Error displaying widget'))
+        .length;
 }"""
 
 # Reads what the main control shows, in the page, so the same rule serves tests and benchmark.
@@ -353,58 +429,105 @@ window.__dd = window.__dd || (() => {
     }
     const nextPaint = () => new Promise(resolve =>
         requestAnimationFrame(() => setTimeout(resolve, 0)));
-    // Arm before the key press: resolves once the <img> on screen holds a PNG drawn for the
-    // value the control shows, and that frame has been painted. Times are from the keydown.
-    function armChange(root, timeoutMs) {
-        const img = figure(root);
-        let keyAt = null;
-        document.addEventListener('keydown', e => { keyAt = e.timeStamp; },
-                                  {capture: true, once: true});
-        return new Promise(resolve => {
-            let done = false;
-            const finish = result => {
-                if (done) return;
-                done = true;
-                observer.disconnect();
-                clearTimeout(timer);
-                resolve(result);
-            };
-            const check = async () => {
-                const src = img.src;
-                try { await img.decode(); } catch (e) { return; }
-                await nextPaint();
-                const paintedAt = performance.now();
-                if (img.src !== src) return;  // superseded by a newer image
-                let drawn;
-                try { drawn = await drawnFor(img); } catch (e) { return; }  // blob revoked
-                const now = shown(root);
-                if (sameValue(now, drawn)) {
-                    finish({ok: true, ms: keyAt === null ? null : paintedAt - keyAt,
-                            shown: now, drawn});
-                }
-            };
-            const observer = new MutationObserver(check);
-            observer.observe(img, {attributes: true, attributeFilter: ['src']});
-            const timer = setTimeout(async () => {
-                finish({ok: false, ms: null, shown: shown(root),
-                        drawn: await drawnFor(img).catch(() => null)});
-            }, timeoutMs);
-        });
+    function kernelOfPage() {
+        const panel = window.jupyterapp.shell.currentWidget;
+        return (panel && panel.sessionContext.session && panel.sessionContext.session.kernel)
+            || null;
     }
-    return {control, figure, handle, shown, room, isSelect, drawnFor, sameValue, armChange};
+    function kernelStatus() {
+        const kernel = kernelOfPage();
+        return kernel ? kernel.status : 'no kernel';
+    }
+    // Arm before the key press. Records, for each new picture the <img> gets, the value it was
+    // drawn for and when its first frame was painted (times from the keydown), and whether the
+    // kernel went busy after the keydown (it is answering the key press). It never gives up on
+    // its own: the test polls state() (wait_until in Python) with its own bound.
+    function arm(root) {
+        const img = figure(root);
+        const rec = {keyAt: null, srcAtArm: img.src, painted: null, drawnBySrc: {},
+                     busyAfterKey: false, kernel: kernelOfPage()};
+        document.addEventListener('keydown', e => { rec.keyAt = e.timeStamp; },
+                                  {capture: true, once: true});
+        rec.onStatus = (_, status) => {
+            if (status === 'busy' && rec.keyAt !== null) rec.busyAfterKey = true;
+        };
+        if (rec.kernel) rec.kernel.statusChanged.connect(rec.onStatus);
+        const check = async () => {
+            const src = img.src;
+            try { await img.decode(); } catch (e) { return; }
+            await nextPaint();
+            const at = performance.now();
+            if (img.src !== src) return;  // superseded by a newer image
+            let drawn;
+            try { drawn = await drawnFor(img); } catch (e) { return; }  // blob revoked
+            if (img.src !== src) return;
+            rec.painted = {src, drawn, at};
+        };
+        rec.observer = new MutationObserver(check);
+        rec.observer.observe(img, {attributes: true, attributeFilter: ['src']});
+        return rec;
+    }
+    // What is on screen now: the readout, the value the <img>'s PNG was drawn for, whether that
+    // PNG is new since arm() and painted, the kernel's status, and whether the kernel has
+    // answered the key press (busy after the keydown, idle now). rec may be null (not armed).
+    async function state(root, rec) {
+        const img = figure(root);
+        const src = img ? img.src : '';
+        const cache = rec ? rec.drawnBySrc : {};
+        if (!(src in cache) && src) {
+            try { cache[src] = await drawnFor(img); } catch (e) { /* revoked: next poll */ }
+        }
+        const drawn = src in cache ? cache[src] : null;
+        const now = shown(root);
+        const painted = !!rec && rec.painted !== null && rec.painted.src === src;
+        return {
+            shown: now, drawn, match: sameValue(now, drawn),
+            isNew: !!rec && src !== rec.srcAtArm, painted,
+            ms: painted && rec.keyAt !== null ? rec.painted.at - rec.keyAt : null,
+            kernel: kernelStatus(),
+            answered: !!rec && rec.busyAfterKey && kernelStatus() === 'idle',
+        };
+    }
+    function disarm(rec) {
+        if (!rec) return;
+        rec.observer.disconnect();
+        if (rec.kernel) rec.kernel.statusChanged.disconnect(rec.onStatus);
+    }
+    return {control, figure, handle, shown, room, isSelect, drawnFor, sameValue, arm, state,
+            disarm};
 })();
 """
 
 
 @dataclass
 class Change:
-    """One key press on an explorer's main control and what reached the screen."""
+    """One key press on an explorer's main control and what reached the screen.
+
+    ``ok``: the picture on screen is a new one drawn for the value the slider shows. Otherwise
+    it is a *wrong* picture: new, painted, drawn for ``drawn`` while the slider shows ``shown``.
+    (A picture that never comes is not a Change: :meth:`Explorer.press` raises WaitTimeout.)
+    ``ms``: key press to the first painted frame of that picture, in the page's clock;
+    ``waited_s``: how long the test waited for it, polling included.
+    """
 
     key: str
     ok: bool
     ms: float | None
     shown: str | None
     drawn: str | None
+    waited_s: float = 0.0
+
+
+def describe_picture(state: dict) -> str:
+    """A picture state from ``window.__dd.state`` in words, for failure messages."""
+    if state["isNew"]:
+        age = "a new picture" + ("" if state["painted"] else " (not painted yet)")
+    else:
+        age = "still the picture from before the key press" if "isNew" in state else "the picture"
+    return (
+        f"the slider shows {state['shown']!r}, the picture on screen ({age}) was drawn for "
+        f"{state['drawn']!r}; kernel {state['kernel']}"
+    )
 
 
 @dataclass
@@ -430,6 +553,42 @@ class Explorer:
             if count != 1:
                 problems.append(f"expected exactly one {what}, found {count}")
         return problems
+
+    def wait_for_hooks(self, timeout_s: float = RENDER_TIMEOUT_S) -> list[str]:
+        """Wait until the hooks are all there (a Box renders its children asynchronously).
+
+        Returns the problems still seen when the bound ran out (empty when all is well).
+        """
+        try:
+            wait_until(
+                self.check_hooks, lambda problems: not problems,
+                expected=f"{self.label}: its hooks in the DOM", timeout_s=timeout_s,
+            )  # fmt: skip
+        except WaitTimeout as error:
+            return [*error.last, f"(waited {error.waited_s:.1f} s for them)"]
+        return []
+
+    def picture_state(self) -> dict:
+        """What is on screen now (see ``state`` in _JS_HELPERS), armed or not."""
+        return self.root.evaluate(
+            "root => window.__dd.state(root, window.__ddPending && window.__ddPending.root === root"
+            " ? window.__ddPending : null)"
+        )
+
+    def wait_for_picture_of_shown_value(
+        self, timeout_s: float = REDRAW_TIMEOUT_S
+    ) -> tuple[dict, float]:
+        """Wait until the picture on screen was drawn for the value the slider shows.
+
+        For the state after Run All, when no key was pressed: a later cell may still be
+        redrawing the explorer, and the widget manager applies updates asynchronously. Raises
+        WaitTimeout (the last state in words) when the bound runs out.
+        """
+        return wait_until(
+            self.picture_state, lambda s: s["match"],
+            expected=f"{self.label}: a picture drawn for the value the slider shows",
+            timeout_s=timeout_s, describe=describe_picture,
+        )  # fmt: skip
 
     def shown(self) -> str | None:
         return self.root.evaluate("root => window.__dd.shown(root)")
@@ -463,15 +622,34 @@ class Explorer:
         self.root.scroll_into_view_if_needed()
         self.root.evaluate("root => window.__dd.handle(root).focus()")
 
-    def press(self, key: str, timeout_s: float = FIGURE_TIMEOUT_S) -> Change:
-        """Press ``key`` on the focused main control; wait for the matching picture."""
+    def press(self, key: str, timeout_s: float = REDRAW_TIMEOUT_S) -> Change:
+        """Press ``key`` on the focused main control; wait for the new picture, however late.
+
+        Returns as soon as a new picture drawn for the value the slider shows is painted
+        (``ok``), or as soon as a new picture drawn for another value is painted and the
+        kernel has answered the key press (busy after the keydown, idle again), so nothing else
+        is coming for it (not ``ok``: a wrong picture fails at once, it is not waited out). A
+        picture that has not come within ``timeout_s`` raises WaitTimeout, which says what the
+        slider and the picture showed and how long it waited.
+        """
         self.root.evaluate(
-            "(root, ms) => { window.__ddPending = window.__dd.armChange(root, ms); }",
-            int(timeout_s * 1000),
+            "root => { window.__dd.disarm(window.__ddPending);"
+            " window.__ddPending = window.__dd.arm(root); window.__ddPending.root = root; }"
         )
-        self.page.keyboard.press(key)
-        result = self.page.evaluate("() => window.__ddPending")
-        return Change(key, result["ok"], result["ms"], result["shown"], result["drawn"])
+        try:
+            self.page.keyboard.press(key)
+            state, waited = wait_until(
+                self.picture_state,
+                lambda s: s["painted"] and (s["match"] or s["answered"]),
+                expected=f"{self.label}: after {key}, a new picture drawn for the value the "
+                "slider shows",
+                timeout_s=timeout_s, describe=describe_picture, poll_s=REDRAW_POLL_S,
+            )  # fmt: skip
+        finally:
+            self.page.evaluate(
+                "() => { window.__dd.disarm(window.__ddPending); window.__ddPending = null; }"
+            )
+        return Change(key, state["match"], state["ms"], state["shown"], state["drawn"], waited)
 
     def screenshot(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -492,9 +670,11 @@ class LessonPage:
         self.page.on("console", self._record_console_error)
         self.page.on("pageerror", lambda error: self.console_errors.append(f"page error: {error}"))
         self.page.goto(self.server.notebook_url(self.name), wait_until="domcontentloaded")
-        self.page.wait_for_function(
-            _JS_KERNEL_IDLE, timeout=KERNEL_READY_TIMEOUT_S * 1000, polling=250
-        )
+        wait_until(
+            lambda: self.page.evaluate(_JS_KERNEL_STATE), lambda s: s == "connected/idle",
+            expected=f"{self.name}: its kernel connected and idle",
+            timeout_s=KERNEL_READY_TIMEOUT_S, describe=str, poll_s=0.25,
+        )  # fmt: skip
         self.page.add_script_tag(content=_JS_HELPERS)
 
     def _record_console_error(self, message) -> None:
@@ -507,28 +687,47 @@ class LessonPage:
         Returns the final state: {'status', 'pending', 'unrun', 'errors'}; a cell error stops
         the run, so the wait ends early when one appears.
         """
-        from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
         self.page.evaluate(_JS_RUN_ALL)
         try:
-            self.page.wait_for_function(
-                """() => { const s = (%s)();
-                    return s.status === 'idle' && s.pending === 0
-                        && (s.unrun === 0 || s.errors.length > 0); }"""
-                % _JS_RUN_STATE,
-                timeout=timeout_s * 1000,
-                polling=500,
-            )
-            self.page.wait_for_function(_JS_WIDGETS_RENDERED, timeout=30_000, polling=250)
-        except PlaywrightTimeout:
+            wait_until(
+                lambda: self.page.evaluate(_JS_RUN_STATE),
+                lambda s: s["status"] == "idle" and s["pending"] == 0
+                and (s["unrun"] == 0 or bool(s["errors"])),
+                expected=f"{self.name}: Run All to finish (kernel idle, every code cell run)",
+                timeout_s=timeout_s, poll_s=0.5,
+            )  # fmt: skip
+            wait_until(
+                lambda: self.page.evaluate(_JS_WIDGETS_UNRENDERED), lambda n: n == 0,
+                expected=f"{self.name}: every widget output rendered",
+                timeout_s=RENDER_TIMEOUT_S, describe=lambda n: f"{n} widget outputs not rendered",
+                poll_s=0.25,
+            )  # fmt: skip
+        except WaitTimeout as error:
             shot = SCREENSHOTS / f"{Path(self.name).stem}__timeout.png"
             shot.parent.mkdir(parents=True, exist_ok=True)
             self.page.screenshot(path=str(shot))
-            raise AssertionError(
-                f"{self.name}: Run All did not finish within {timeout_s:.0f} s (or its widgets "
-                f"never rendered): {self.page.evaluate(_JS_RUN_STATE)} (screenshot: {shot})"
-            ) from None
+            raise AssertionError(f"{error} (screenshot: {shot})") from None
         return self.page.evaluate(_JS_RUN_STATE)
+
+    def wait_for_explorers(
+        self, timeout_s: float = RENDER_TIMEOUT_S
+    ) -> tuple[list[Explorer], int]:
+        """The explorers on the page, once as many have rendered as outputs are explorers.
+
+        Returns ``(explorers, bundles)``: when the bound runs out the two counts differ and the
+        caller says so (an explorer without the hooks).
+        """
+        bundles = self.explorer_bundles()
+        try:
+            explorers, _ = wait_until(
+                self.explorers, lambda found: len(found) == bundles,
+                expected=f"{self.name}: {bundles} explorers with the class dd-explorer",
+                timeout_s=timeout_s, describe=lambda found: f"{len(found)} found",
+                poll_s=0.25,
+            )  # fmt: skip
+        except WaitTimeout as error:
+            explorers = error.last
+        return explorers, bundles
 
     def explorer_bundles(self) -> int:
         return self.page.evaluate(_JS_EXPLORER_BUNDLES)

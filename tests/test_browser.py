@@ -5,8 +5,13 @@ this module starts on a copy of the notebooks, Run All, and check that no cell e
 browser console stays clean. Then for every explorer on the page (found by its DOM class, see
 tests/browser_support.py): focus its main slider, press an arrow key, and check that the
 picture on screen changed and was drawn for the value the slider now shows; press the other
-arrow and the first one again, and check the same move draws the same picture. A screenshot of every explorer is saved in
-artifacts/screenshots/ for a person to look at.
+arrow and the first one again, and check the same move draws the same picture. A screenshot of
+every explorer is saved in artifacts/screenshots/ for a person to look at.
+
+Nothing here fails for being slow: every check on something that appears asynchronously (a
+redraw, outputs, widgets, the kernel) waits for the condition itself through
+``browser_support.wait_until``, with a generous bound, and a failure says how long it waited.
+A wrong picture still fails, and at once (see ``Explorer.press``).
 
 Needs Debian's chromium: skipped on a learner's machine without it, fails in CI
 (COURSE_REQUIRE_ALL=1). Heavy: run it under ``flock /tmp/dd_heavy.lock`` on shared machines.
@@ -14,31 +19,43 @@ Needs Debian's chromium: skipped on a learner's machine without it, fails in CI
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from browser_support import (
+    REDRAW_TIMEOUT_S,
+    RENDER_TIMEOUT_S,
     SCREENSHOTS,
+    Change,
+    Explorer,
     LessonPage,
+    WaitTimeout,
     chromium,
     jupyterlab_server,
     lesson_notebooks,
     screenshot_path,
+    wait_until,
 )
 from conftest import require_browser
 
 LESSONS = lesson_notebooks()
 HARNESS_NOTEBOOK = "zz_harness_check.ipynb"
+# The harness's frozen explorer never redraws: like a late picture, it fails only when the bound
+# runs out, so it gets a short one. Every real check uses the generous REDRAW_TIMEOUT_S.
+FROZEN_BOUND_S = 5
+LATE_S = 3
+TOY_KINDS = ("honest", "late", "stale", "frozen")
 
-pytestmark = pytest.mark.browser
-
-# A notebook of three toy explorers with the hooks, built from plain ipywidgets: one honest,
-# one whose PNG claims a stale value, one whose picture never changes. It shows that the checks
-# below catch a picture that does not match the slider, not only a missing one.
-_HARNESS_SETUP = """
+# A notebook of four toy explorers with the hooks, built from plain ipywidgets: one honest, one
+# honest but late (it redraws LATE_S after the change, like a busy machine), one whose PNG claims
+# a stale value, one whose picture never changes. It shows that the checks below wait for a late
+# picture, and catch a picture that does not match the slider, not only a missing one.
+_HARNESS_SETUP = f"LATE_S = {LATE_S}\n" + """
 import io
+import time
 import ipywidgets as w
 from matplotlib.figure import Figure
 
@@ -55,7 +72,9 @@ def toy_explorer(kind):
         return out.getvalue()
     image = w.Image(value=png(3, "3"), format="png")
     def redraw(change):
-        if kind == "honest":
+        if kind == "late":
+            time.sleep(LATE_S)
+        if kind in ("honest", "late"):
             image.value = png(change["new"], str(change["new"]))
         elif kind == "stale":
             image.value = png(change["new"], "3")
@@ -72,7 +91,7 @@ def write_harness_notebook(folder: Path) -> Path:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(_HARNESS_SETUP)] + [
-        nbformat.v4.new_code_cell(f"toy_explorer({kind!r})") for kind in ("honest", "stale", "frozen")
+        nbformat.v4.new_code_cell(f"toy_explorer({kind!r})") for kind in TOY_KINDS
     ]
     path = folder / HARNESS_NOTEBOOK
     nbformat.write(nb, path)
@@ -105,22 +124,122 @@ def lesson(lab, request):
         server.shutdown_kernels()
 
 
+def press(explorer: Explorer, key: str, where: str, shot: Path) -> Change:
+    """``explorer.press``; a picture that never comes fails with where, waited time, screenshot."""
+    try:
+        return explorer.press(key)
+    except WaitTimeout as error:
+        explorer.screenshot(shot)
+        pytest.fail(f"{where}: {error}", pytrace=False)
+
+
 def test_lessons_are_found():
     assert LESSONS, "no lesson notebooks found (expected notebooks/NN_name.ipynb)"
 
 
+class FakeClock:
+    """Time that moves only when the code under test sleeps."""
+
+    def __init__(self):
+        self.now, self.sleeps = 100.0, []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_wait_until_returns_as_soon_as_the_condition_holds():
+    clock, seen = FakeClock(), []
+
+    def probe() -> int:
+        seen.append(len(seen) + 1)
+        return seen[-1]
+
+    value, waited = wait_until(
+        probe, lambda n: n == 3, expected="the third value", timeout_s=60, poll_s=0.5,
+        clock=clock, sleep=clock.sleep,
+    )  # fmt: skip
+    assert (value, waited) == (3, 1.0)
+    assert seen == [1, 2, 3] and clock.sleeps == [0.5, 0.5], "no probe or sleep after success"
+    assert wait_until(lambda: "x", bool, expected="x", timeout_s=60, clock=clock,
+                      sleep=clock.sleep) == ("x", 0.0)  # fmt: skip
+
+
+def test_wait_until_fails_naming_the_wait_and_the_last_value_seen():
+    clock, values = FakeClock(), iter(range(1000))
+    with pytest.raises(WaitTimeout) as caught:
+        wait_until(
+            lambda: f"v{next(values)}", lambda v: v == "never",
+            expected="the picture drawn for '0.70'", timeout_s=2, poll_s=0.5,
+            clock=clock, sleep=clock.sleep,
+        )  # fmt: skip
+    error = caught.value
+    assert str(error) == (
+        "waited 2.0 s (bound 2 s) for the picture drawn for '0.70'; last seen: 'v4'"
+    )
+    assert (error.last, error.waited_s, error.timeout_s) == ("v4", 2.0, 2)
+    assert isinstance(error, AssertionError), "pytest must report it as a failed check"
+    assert sum(clock.sleeps) == 2.0, "it must not sleep past the bound"
+
+
+def test_wait_until_waits_for_a_late_value_in_real_time():
+    """Real clock: a condition that becomes true after 0.3 s is waited for, not failed."""
+    start = time.monotonic()
+    value, waited = wait_until(
+        lambda: time.monotonic() - start >= 0.3, bool, expected="0.3 s", timeout_s=10,
+        poll_s=0.05,
+    )  # fmt: skip
+    assert value is True and 0.3 <= waited < 5
+
+
+@pytest.mark.browser
 @pytest.mark.parametrize("lesson", [HARNESS_NOTEBOOK], indirect=True)
 def test_the_checks_catch_a_picture_that_does_not_match_the_slider(lesson):
     lesson.run_all()
-    honest, stale, frozen = lesson.explorers()
-    for explorer in (honest, stale, frozen):
-        explorer.focus_control()
-        change = explorer.press("ArrowRight", timeout_s=3)
-        assert change.shown == "4"
-        assert change.ok is (explorer is honest), (explorer.label, change)
+    found, _ = wait_until(
+        lesson.explorers, lambda found: len(found) == len(TOY_KINDS), expected="the toy explorers",
+        timeout_s=RENDER_TIMEOUT_S, describe=lambda found: f"{len(found)} found",
+    )  # fmt: skip
+    honest, late, stale, frozen = found
+    for explorer in found:
+        assert explorer.wait_for_hooks() == []
+
+    # Honest: a new picture drawn for the value shown; generous bound, returns when it is there.
+    honest.focus_control()
+    change = honest.press("ArrowRight")
+    assert change.ok and change.shown == change.drawn == "4", change
+    assert change.ms is not None and change.waited_s < REDRAW_TIMEOUT_S
+
+    # Late: the same, LATE_S later. It is waited for, and the wait is measured.
+    late.focus_control()
+    change = late.press("ArrowRight")
+    assert change.ok and change.shown == change.drawn == "4", change
+    assert change.waited_s >= LATE_S and change.ms >= LATE_S * 1000, change
+
+    # Stale: a new picture, drawn for '3' while the slider shows '4'. It is wrong, not late:
+    # the wait ends as soon as it is painted and the kernel has answered, not at the bound.
+    stale.focus_control()
+    change = stale.press("ArrowRight")
+    assert not change.ok and (change.shown, change.drawn) == ("4", "3"), change
+    assert change.waited_s < REDRAW_TIMEOUT_S / 2, change
+
+    # Frozen: no new picture ever; indistinguishable from a late one, so it fails at the bound,
+    # and the failure says what the slider and the picture showed and how long it waited.
+    frozen.focus_control()
+    with pytest.raises(WaitTimeout) as caught:
+        frozen.press("ArrowRight", timeout_s=FROZEN_BOUND_S)
+    message = str(caught.value)
+    assert caught.value.waited_s >= FROZEN_BOUND_S
+    assert f"(bound {FROZEN_BOUND_S} s)" in message and "waited " in message, message
+    assert "the slider shows '4'" in message and "drawn for '3'" in message, message
+    assert "still the picture from before the key press" in message, message
     assert lesson.console_errors == []
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("lesson", [nb.name for nb in LESSONS], indirect=True)
 def test_lesson_runs_and_every_explorer_answers_the_keyboard(lesson):
     state = lesson.run_all()
@@ -141,8 +260,7 @@ def test_lesson_runs_and_every_explorer_answers_the_keyboard(lesson):
     broken = lesson.page.locator(".jp-OutputArea-output:has-text('Error displaying widget')")
     assert broken.count() == 0, f"{lesson.name}: a widget failed to display (screenshot: {page_shot})"
 
-    explorers = lesson.explorers()
-    bundles = lesson.explorer_bundles()
+    explorers, bundles = lesson.wait_for_explorers()
     assert len(explorers) == bundles, (
         f"{lesson.name}: {bundles} outputs are explorers (widget view + image/png) but "
         f"{len(explorers)} have the DOM class dd-explorer: every explorer needs the hooks in "
@@ -152,27 +270,31 @@ def test_lesson_runs_and_every_explorer_answers_the_keyboard(lesson):
     for explorer in explorers:
         shot = screenshot_path(lesson.name, explorer)
         where = f"{lesson.name}, {explorer.label} (screenshot: {shot})"
+        hook_problems = explorer.wait_for_hooks()
         explorer.root.scroll_into_view_if_needed()
         explorer.screenshot(shot)
-        assert not explorer.check_hooks(), f"{where}: {explorer.check_hooks()}"
+        assert not hook_problems, f"{where}: {hook_problems}"
         problem = explorer.main_control_problem()
         assert problem is None, f"{where}: {problem}"
 
-        first_shown, first_drawn = explorer.shown(), explorer.drawn()
-        assert first_drawn is not None, (
-            f"{where}: its PNG has no 'dd-main' text chunk naming the value it was drawn for"
-        )
-        assert explorer.root.evaluate(
-            "(root, [a, b]) => window.__dd.sameValue(a, b)", [first_shown, first_drawn]
-        ), f"{where}: after Run All the slider shows {first_shown!r} but the figure was drawn for {first_drawn!r}"
+        try:
+            first, _ = explorer.wait_for_picture_of_shown_value()
+        except WaitTimeout as error:
+            hint = (
+                "its PNG has no 'dd-main' text chunk naming the value it was drawn for"
+                if error.last["drawn"] is None
+                else "after Run All the figure is not drawn for the value the slider shows"
+            )
+            pytest.fail(f"{where}: {hint}: {error}", pytrace=False)
+        first_shown = first["shown"]
         first_pixels = explorer.figure_pixels()
 
         explorer.focus_control()
-        forward = explorer.press(explorer.next_key())
+        forward = press(explorer, explorer.next_key(), where, shot)
         explorer.screenshot(shot)
         assert forward.ok, (
-            f"{where}: after {forward.key} the slider shows {forward.shown!r} but the picture on "
-            f"screen was drawn for {forward.drawn!r}"
+            f"{where}: after {forward.key} the slider shows {forward.shown!r} but the new picture "
+            f"on screen was drawn for {forward.drawn!r} (after {forward.waited_s:.1f} s)"
         )
         assert forward.shown != first_shown, f"{where}: {forward.key} did not move the slider"
         moved_pixels = explorer.figure_pixels()
@@ -182,15 +304,17 @@ def test_lesson_runs_and_every_explorer_answers_the_keyboard(lesson):
         )
 
         back_key = "ArrowLeft" if forward.key == "ArrowRight" else "ArrowRight"
-        back = explorer.press(back_key)
+        back = press(explorer, back_key, where, shot)
         assert back.ok and back.shown == first_shown, (
             f"{where}: {back_key} should return the slider to {first_shown!r} and draw it; "
-            f"it shows {back.shown!r}, the picture was drawn for {back.drawn!r}"
+            f"it shows {back.shown!r}, the new picture was drawn for {back.drawn!r} "
+            f"(after {back.waited_s:.1f} s)"
         )
-        again = explorer.press(forward.key)
+        again = press(explorer, forward.key, where, shot)
         assert again.ok and again.shown == forward.shown, (
             f"{where}: {forward.key} again should show and draw {forward.shown!r}; it shows "
-            f"{again.shown!r}, the picture was drawn for {again.drawn!r}"
+            f"{again.shown!r}, the new picture was drawn for {again.drawn!r} "
+            f"(after {again.waited_s:.1f} s)"
         )
         assert explorer.figure_pixels() == moved_pixels, (
             f"{where}: moved {first_shown!r} -> {forward.shown!r} twice, the two pictures differ: "
