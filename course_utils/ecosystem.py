@@ -36,6 +36,7 @@ __all__ = [
     "CHAIN_ORDER",
     "GREEDY",
     "SOURCES",
+    "DRAW",
     "ParameterSpec",
     "PARAMETERS",
     "spec",
@@ -128,6 +129,17 @@ GREEDY: dict[str, str] = {
     "vLLM": "temperature=0",
 }
 """How to ask each library for greedy decoding (always take the most likely token)."""
+
+DRAW: dict[str, str] = {
+    "Hugging Face transformers": "torch.multinomial(probs, num_samples=1) in GenerationMixin._sample "
+    "(transformers 5.24.0 generation/utils.py; re-checked by tests/test_ecosystem.py)",
+    "vLLM": "an exponential race: probs.div_(q).argmax() with q.exponential_(), in _multinomial "
+    "(vllm-project/vllm vllm/model_executor/layers/sampler.py)",
+    "this course": "the exponential race, like vLLM (sampling.draw_next_token): a draw changes between "
+    "machines only when its two best scores are closer than the machines' logits differ",
+}
+"""How each library turns the final distribution into one token. The same distribution, drawn
+differently: the same seed gives different tokens in different libraries."""
 
 
 def spec(library: str, knob: str) -> ParameterSpec:

@@ -130,3 +130,16 @@ def test_hugging_face_generate_refuses_temperature_zero_but_greedy_works():
     with torch.no_grad():
         first = int(model(ids).logits[0, -1].argmax())
     assert int(greedy[0, 3]) == first
+
+
+@pytest.mark.reference
+def test_hugging_face_draws_with_torch_multinomial():
+    # ecosystem.DRAW: transformers inverts the distribution's CDF (torch.multinomial); the
+    # course draws by exponential race, so the same seed gives different tokens there.
+    require_reference()
+    import inspect
+
+    from transformers.generation.utils import GenerationMixin
+
+    assert "torch.multinomial(probs, num_samples=1)" in inspect.getsource(GenerationMixin._sample)
+    assert "torch.multinomial" in eco.DRAW["Hugging Face transformers"]
