@@ -200,6 +200,20 @@ def _check_settings(temperature, top_k, top_p, min_p, order, min_tokens_to_keep)
 # --------------------------------------------------------------------------------------------
 
 
+# The chain's keywords and their defaults, as every public function here spells them.
+_SETTING_DEFAULTS = dict(temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, order="transformers", min_tokens_to_keep=1)
+
+
+def _check_settings_by_name(settings: dict) -> _Settings:
+    """`_check_settings` for a dict of keywords, with the public functions' defaults."""
+    unknown = sorted(set(settings) - set(_SETTING_DEFAULTS))
+    if unknown:
+        raise TypeError(
+            f"{unknown[0]!r} is not a sampling setting; the settings are {', '.join(_SETTING_DEFAULTS)}."
+        )
+    return _check_settings(**{**_SETTING_DEFAULTS, **settings})
+
+
 def _scale(x: np.ndarray, t: float) -> np.ndarray:
     """(logits - max) / T: shifting by the max changes no probability and keeps exp() <= 1.
 
@@ -458,18 +472,11 @@ class Draw(NamedTuple):
     margin: float
 
 
-def draw_next_token(
-    logits,
-    *,
-    rng,
-    temperature=1.0,
-    top_k=0,
-    top_p=1.0,
-    min_p=0.0,
-    order="transformers",
-    min_tokens_to_keep=1,
-) -> Draw:
+def draw_next_token(logits, *, rng, **settings) -> Draw:
     """`sample_next_token` for one row of logits, with the draw's decision margin.
+
+    ``settings`` are `sample_next_token`'s keywords (temperature, top_k, top_p, min_p, order,
+    min_tokens_to_keep), with the same defaults and checks.
 
     The draw is an exponential race (the Gumbel-max trick, as vLLM's sampler draws): every kept
     token i gets its own exponential random number e_i, and the token with the largest p_i / e_i
@@ -481,7 +488,7 @@ def draw_next_token(
     ``COURSE_MIN_MARGIN`` set, a draw decided by less raises `NearTieError`.
     """
     _check_rng(rng)
-    s = _check_settings(temperature, top_k, top_p, min_p, order, min_tokens_to_keep)
+    s = _check_settings_by_name(settings)
     x = _check_logits(logits, keep_dtype=True)
     if x.ndim != 1:
         raise ValueError(f"draw_next_token takes one row of logits (shape (V,)), got shape {x.shape}; "

@@ -312,3 +312,12 @@ def test_a_near_tie_is_refused_only_when_a_margin_is_required(monkeypatch):
     with pytest.raises(NearTieError, match=r"margin of 0.025 logits, below COURSE_MIN_MARGIN=0.1"):
         sample_next_token(near_tie, rng=np.random.default_rng(0), temperature=0)
     assert sample_next_token([1.0, 2.0], rng=np.random.default_rng(0), temperature=0) == 1
+
+
+def test_draw_next_token_takes_the_chains_settings_by_name():
+    draw = draw_next_token([1.0, 2.0, 0.5], rng=np.random.default_rng(0), temperature=0.7, top_p=0.9)
+    assert draw.token == sample_next_token([1.0, 2.0, 0.5], rng=np.random.default_rng(0), temperature=0.7, top_p=0.9)
+    with pytest.raises(TypeError, match="'temprature' is not a sampling setting; the settings are temperature"):
+        draw_next_token([1.0, 2.0], rng=np.random.default_rng(0), temprature=1.0)
+    with pytest.raises(ValueError, match="one row of logits"):
+        draw_next_token([[1.0, 2.0]], rng=np.random.default_rng(0))
