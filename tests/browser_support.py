@@ -49,6 +49,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from course_utils.sampling import MARGIN_VARIABLE
+
 REPO = Path(__file__).resolve().parents[1]
 # DD_NOTEBOOKS points the suite at another copy of the lessons (e.g. a learner's edited copy).
 NOTEBOOKS = Path(os.environ.get("DD_NOTEBOOKS", REPO / "notebooks"))
@@ -217,7 +219,7 @@ def jupyterlab_server(notebooks: list[Path], workdir: Path) -> Iterator[LabServe
     # `make test` holds the lessons' printed draws to a margin (COURSE_MIN_MARGIN; nbval checks
     # those outputs). Here a learner moves the controls to any setting, near-ties included: an
     # explorer must draw it, not refuse it.
-    env.pop("COURSE_MIN_MARGIN", None)
+    env.pop(MARGIN_VARIABLE, None)
     port, token = free_port(), uuid.uuid4().hex
     log_path = workdir / "jupyterlab.log"
     command = [

@@ -13,6 +13,8 @@ import shutil
 
 import pytest
 
+from course_utils.sampling import MARGIN_VARIABLE
+
 REQUIRE_ALL = os.environ.get("COURSE_REQUIRE_ALL") == "1"
 REQUIRED_SUITES = {name.strip() for name in os.environ.get("COURSE_REQUIRE", "").split(",") if name.strip()}
 
@@ -22,7 +24,7 @@ def no_margin_requirement(monkeypatch):
     """`make test` sets COURSE_MIN_MARGIN for the lesson notebooks' kernels (every printed text
     must survive another machine's rounding); unit tests draw from tiny made-up distributions
     whose near-ties are deliberate, so they run without it."""
-    monkeypatch.delenv("COURSE_MIN_MARGIN", raising=False)
+    monkeypatch.delenv(MARGIN_VARIABLE, raising=False)
 
 
 def skip_or_fail(reason: str, suite: str | None = None) -> None:
