@@ -33,6 +33,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 
 from course_utils import sampling
+from course_utils import checks
 from course_utils.tokenizer import visible
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -66,9 +67,7 @@ class NextTokenSource(Protocol):
 
 
 def _check_k(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_TOP_LOGPROBS:
-        raise ValueError(f"k must be a whole number from 1 to {MAX_TOP_LOGPROBS} (how many top tokens), got {k!r}.")
-    return k
+    return checks.whole_number(k, "k", minimum=1, maximum=MAX_TOP_LOGPROBS, hint="It is how many top tokens to list.")
 
 
 def _top_from_logits(logits: np.ndarray, k: int, decode_one) -> list[TokenLogprob]:

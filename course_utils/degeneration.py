@@ -27,6 +27,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from course_utils import checks
 __all__ = [
     "PAPER_TABLE1",
     "PAPER_SOURCE",
@@ -92,14 +93,6 @@ def _as_token_array(token_ids, name: str = "token_ids") -> np.ndarray:
     return arr.astype(np.int64, copy=False)
 
 
-def _check_positive_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}.")
-    return int(value)
-
-
 def loop_at_end(token_ids: Sequence[int], *, min_span: int = 8) -> Loop | None:
     """The repeating loop a sequence ends in, or ``None`` if it does not end in one.
 
@@ -114,7 +107,7 @@ def loop_at_end(token_ids: Sequence[int], *, min_span: int = 8) -> Loop | None:
     the longest periodic tail for that period.
     """
     t = _as_token_array(token_ids)
-    min_span = _check_positive_int(min_span, "min_span", minimum=2)
+    min_span = checks.whole_number(min_span, "min_span", minimum=2)
     n = t.size
     for period in range(1, n // 2 + 1):
         matches = t[period:] == t[:-period]
@@ -138,7 +131,7 @@ def repetition_rate(sequences: Iterable[Sequence[int]], *, min_span: int = 8) ->
 
 def ngrams(token_ids: Sequence[int], n: int) -> list[tuple[int, ...]]:
     """The n-grams of a sequence, in order, as tuples (``len - n + 1`` of them, or none)."""
-    n = _check_positive_int(n, "n")
+    n = checks.whole_number(n, "n", minimum=1)
     t = _as_token_array(token_ids).tolist()
     return [tuple(t[i : i + n]) for i in range(len(t) - n + 1)]
 
@@ -150,7 +143,7 @@ def distinct_n(sequences: Iterable[Sequence[int]], n: int = 2) -> float:
     drives it towards 0. Pooling (rather than averaging per sequence) is Li et al.'s definition,
     and it also sees a method that writes the same phrase for every prompt.
     """
-    n = _check_positive_int(n, "n")
+    n = checks.whole_number(n, "n", minimum=1)
     total = 0
     seen: set[tuple[int, ...]] = set()
     for seq in sequences:
@@ -179,7 +172,7 @@ def sentence_bleu(
     no match counts as ``epsilon`` matches, a brevity penalty against the reference closest in
     length, and 0 when not even one unigram matches.
     """
-    max_n = _check_positive_int(max_n, "max_n")
+    max_n = checks.whole_number(max_n, "max_n", minimum=1)
     hyp = _as_token_array(hypothesis, "hypothesis").tolist()
     refs = [_as_token_array(r, "references").tolist() for r in references]
     if not refs:

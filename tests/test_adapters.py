@@ -181,10 +181,10 @@ def test_a_foreign_endpoint_needs_a_model_name(monkeypatch):
         OpenAICompatible(base_url="http://127.0.0.1:1/v1", api_key="k")
 
 
-@pytest.mark.parametrize("k", [0, 21, 2.0, True])
-def test_k_is_checked(k):
+@pytest.mark.parametrize("k, error", [(0, ValueError), (21, ValueError), (2.0, TypeError), (True, TypeError)])
+def test_k_is_checked(k, error):
     api = OpenAICompatible("m", base_url="http://127.0.0.1:1/v1", api_key="k")
-    with pytest.raises(ValueError, match="k must be"):
+    with pytest.raises(error, match="k must be a whole number from 1 to 20"):
         api.top_logprobs("hi", k=k)
 
 

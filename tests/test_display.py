@@ -31,7 +31,7 @@ def test_significant_rounds_to_significant_digits_in_plain_notation(value, digit
         (True, 2, TypeError, "value must be a number"),
         (float("nan"), 2, ValueError, "finite"),
         (1.0, 0, ValueError, "digits"),
-        (1.0, 2.5, ValueError, "digits"),
+        (1.0, 2.5, TypeError, "digits"),
     ],
 )
 def test_bad_input_says_what_is_expected(value, digits, error, words):

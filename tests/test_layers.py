@@ -1,4 +1,7 @@
-"""The house rule "lower layers never import higher ones", checked on every import statement."""
+"""The house rule "lower layers never import higher ones", checked on every import statement.
+
+A package (plots/, widgets/, exercises/) is one unit: its modules may import each other and
+anything in a lower layer."""
 
 import ast
 from pathlib import Path
@@ -9,6 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "course_utils"
 
 # Lowest first. A module may import modules of a lower layer only.
 LAYERS = [
+    {"checks"},  # what a learner passes in: one rule for every check
     {"sampling", "ecosystem", "degeneration", "display"},  # pure numpy math, data and number formats
     {"tokenizer"},
     {"model"},
@@ -35,12 +39,20 @@ def course_imports(path: Path) -> set[str]:
     return found - {"__version__"}
 
 
+SOURCES = sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or p.parent != PACKAGE)
+
+
+def unit(source: str) -> str:
+    """The layer unit a source file belongs to: a top-level module, or the package it sits in."""
+    return source.split("/")[0].removesuffix(".py")
+
+
 def test_every_module_has_a_layer():
-    modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
-    assert modules == set(RANK), "add new modules to LAYERS (and to the README's layout)"
+    assert {unit(source) for source in SOURCES} == set(RANK), "add new modules and packages to LAYERS (and to the README's layout)"
 
 
-@pytest.mark.parametrize("module", sorted(RANK))
-def test_module_imports_only_lower_layers(module):
-    higher = {m for m in course_imports(PACKAGE / f"{module}.py") if RANK[m] >= RANK[module] and m != module}
-    assert not higher, f"course_utils.{module} imports {sorted(higher)}, which are not below it"
+@pytest.mark.parametrize("source", SOURCES)
+def test_module_imports_only_lower_layers(source):
+    own = unit(source)
+    higher = {m for m in course_imports(PACKAGE / source) if RANK[m] >= RANK[own] and m != own}
+    assert not higher, f"course_utils/{source} imports {sorted(higher)}, which are not below {own}"

@@ -97,12 +97,11 @@ def test_dynamic_labels_are_drawn_texts():
 def test_curve_panel_marks_the_current_value():
     figure = new_figure(300, 200)
     panel = CurvePanel(figure.add_axes([0.2, 0.2, 0.7, 0.7]), xlabel="T", ylabel="H", xlim=(0, 3), ylim=(0, 5))
-    panel.set_curves([0, 1, 2, 3], [0, 1, 2, 3])
+    panel.set_curve([0, 1, 2, 3], [0, 1, 2, 3])
     panel.mark(1.5, 1.5)
     assert panel.marked_x == 1.5
-    assert list(panel.marker_points[0].get_ydata()) == [1.5]
-    with pytest.raises(ValueError, match="curves"):
-        panel.set_curves([0, 1], [0, 1], [1, 2])
+    assert list(panel.marker_point.get_ydata()) == [1.5]
+    assert list(panel.line.get_ydata()) == [0, 1, 2, 3]
 
 
 def test_token_text_panel_shades_generated_tokens_and_wraps():

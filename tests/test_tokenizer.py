@@ -113,8 +113,8 @@ def test_end_of_sequence_ids(model):
         ([], ValueError, "empty"),
         ([5, 49152], ValueError, "ids go from 0 to 49151"),
         ([-1], ValueError, "ids go from 0"),
-        (["5"], TypeError, "not an int"),
-        ([1.0], TypeError, "not an int"),
+        (["5"], TypeError, "is not a token id"),
+        ([1.0], TypeError, "is not a token id"),
         ("hello", TypeError, "list of token ids"),
     ],
 )

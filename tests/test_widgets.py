@@ -2,7 +2,7 @@
 
 Most tests use a tiny fake model (16 tokens, deterministic logits) so they run in milliseconds;
 one test per explorer uses the course's real model. The last tests are the measurements behind
-the display design in the ``course_utils.widgets`` docstring: an explorer cell passes strict
+the display design in docs/display-design.md: an explorer cell passes strict
 nbval where an ``interact`` cell does not, and nbconvert's HTML shows the explorer's picture.
 """
 
@@ -20,6 +20,7 @@ from PIL import Image
 
 from course_utils import sampling
 from course_utils import widgets as w
+from course_utils.widgets import base
 from course_utils.plots import ROLE, figure_to_png
 
 
@@ -95,8 +96,8 @@ def assert_blit_is_exact(explorer):
 def test_set_redraws_once_for_several_values(fake, monkeypatch):
     explorer = w.TruncationExplorer(fake)
     renders = []
-    original = w.figure_to_png
-    monkeypatch.setattr(w, "figure_to_png", lambda fig, **kw: (renders.append(1), original(fig, **kw))[1])
+    original = base.figure_to_png
+    monkeypatch.setattr(base, "figure_to_png", lambda fig, **kw: (renders.append(1), original(fig, **kw))[1])
     assert explorer.set(mode="top_k", top_k=3, temperature=0.5) is explorer
     assert len(renders) == 1
     explorer.controls["top_k"].value = 4  # a slider move from the browser: one redraw
@@ -300,7 +301,7 @@ def test_temperature_moves_never_run_the_model(fake):
 
 def test_temperature_curves_span_the_slider(fake):
     explorer = w.TemperatureExplorer(fake)
-    x, y = explorer.entropy_curve.lines[0].get_data()
+    x, y = explorer.entropy_curve.line.get_data()
     assert list(x) == list(w.TEMPERATURES)
     assert y[0] == pytest.approx(0.0, abs=1e-9) and np.all(np.diff(y) >= -1e-9)  # entropy grows with T
 
@@ -447,7 +448,7 @@ def test_stepper_stops_at_end_of_text(fake):
     assert not stepper.text.endswith("<end>")
     stepper.step()
     assert len(stepper.tokens) == len(run)
-    with pytest.raises(ValueError, match="n >= 1"):
+    with pytest.raises(ValueError, match="n must be a whole number >= 1"):
         stepper.step(0)
 
 
@@ -514,7 +515,6 @@ def test_explorer_cell_passes_strict_nbval_and_interact_does_not(tmp_path):
 
 @pytest.mark.slow
 def test_nbconvert_html_shows_the_explorer_picture_without_widget_state(tmp_path):
-    import nbformat
     from nbconvert import HTMLExporter
 
     notebook = run_notebook(tmp_path / "explorer.ipynb", EXPLORER_CELL)

@@ -1,0 +1,47 @@
+"""Figures for the course, by job: ``rendering`` (palette, colour roles, pyplot-free figures, PNG
+encoding with blitting), ``panels`` (live panels the explorers update in place) and ``figures``
+(static lesson figures, in lesson order). Everything is re-exported here, so
+``from course_utils.plots import BarPanel, replication_figure`` works.
+
+Nothing in this package calls the model: it draws numbers it is given.
+"""
+
+from course_utils.plots.figures import (
+    StaticFigure,
+    logit_histogram_figure,
+    loop_probability_figure,
+    replication_figure,
+    sampling_convergence_figure,
+)
+from course_utils.plots.panels import BarPanel, CurvePanel, TokenTextPanel
+from course_utils.plots.rendering import (
+    DPI,
+    OKABE_ITO,
+    ROLE,
+    figure_to_png,
+    mark_dynamic,
+    new_figure,
+    title_block,
+    token_label,
+    visible,
+)
+
+__all__ = [
+    "OKABE_ITO",
+    "ROLE",
+    "DPI",
+    "visible",
+    "token_label",
+    "new_figure",
+    "figure_to_png",
+    "mark_dynamic",
+    "title_block",
+    "BarPanel",
+    "CurvePanel",
+    "TokenTextPanel",
+    "StaticFigure",
+    "logit_histogram_figure",
+    "sampling_convergence_figure",
+    "loop_probability_figure",
+    "replication_figure",
+]

@@ -1,0 +1,259 @@
+"""Static lesson figures, in lesson order: finished pictures a notebook cell shows once.
+
+Each builder takes numbers a lesson computed and returns a :class:`StaticFigure`, which displays
+as a PNG and as a stable one-line description (strict nbval compares the description).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from course_utils import checks
+from course_utils.plots.rendering import OKABE_ITO, ROLE, figure_to_png, new_figure, token_label
+
+
+class StaticFigure:
+    """A finished, non-interactive figure for a notebook cell.
+
+    Displays as PNG (``_repr_png_``) and as a stable one-line text (its description), so a cell
+    that shows it passes strict nbval: nbval skips PNGs and compares the text.
+    """
+
+    def __init__(self, figure: Figure, description: str):
+        self.figure = figure
+        self.description = description
+
+    def _repr_png_(self) -> bytes:
+        return figure_to_png(self.figure)
+
+    def __repr__(self) -> str:
+        return self.description
+
+
+# -- lesson 01: the shape of a real model's logits ---------------------------------------------
+
+
+def logit_histogram_figure(
+    logits,
+    *,
+    bins: int = 60,
+    top_label: str | None = None,
+    title: str | None = None,
+) -> StaticFigure:
+    """Histogram of one step's logits (every vocabulary entry), count axis on a log scale.
+
+    ``logits`` is the model's full 1-D logit vector for one position; ``bins`` equal-width bins
+    span its range. A dashed line marks the largest logit, labelled with ``top_label`` (the top
+    token's text, already passed through :func:`token_label`) when given. The count axis is
+    logarithmic because the tail that matters holds a handful of tokens beside a hump of
+    thousands: on a linear axis it would not show at all. The default title states that
+    takeaway with the vocabulary size read from ``logits``.
+    """
+    values = np.asarray(logits, dtype=float)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(
+            f"logits must be a non-empty 1-D array (one logit per vocabulary token), got shape {values.shape}"
+        )
+    if not np.all(np.isfinite(values)):
+        raise ValueError(
+            "logits must be finite to be binned; this one has NaN or ±inf entries "
+            "(plot the model's raw logits, before any top-k / top-p masking)"
+        )
+    bins = checks.whole_number(bins, "bins", minimum=1)
+    counts, edges = np.histogram(values, bins=bins)
+    top = float(values.max())
+
+    figure = new_figure(760, 330)
+    ax = figure.add_axes([0.09, 0.15, 0.88, 0.70])
+    ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=ROLE["bar"], edgecolor="white", lw=0.3)
+    ax.set_yscale("log")
+    ax.set_ylim(0.7, 2.5 * counts.max())
+    ax.set_xlim(edges[0] - 0.5, edges[-1] + 0.04 * (edges[-1] - edges[0]))
+    ax.axvline(top, color=ROLE["chosen"], ls="--", lw=1.2)
+    marker = f"top token {top_label}: {top:.1f}" if top_label else f"top logit: {top:.1f}"
+    ax.text(top, 1.5 * counts.max(), marker + " ", ha="right", va="top", fontsize=9, color=ROLE["chosen"])
+    ax.set_xlabel("logit")
+    ax.set_ylabel("number of tokens (log scale)")
+    _plain_axes(ax)
+    ax.set_axisbelow(True)
+    ax.grid(True, axis="y", lw=0.4, alpha=0.5)
+    if title is None:
+        title = f"Almost all of the {values.size:,} logits sit in a broad hump, far below the few top tokens"
+    figure.suptitle(title, fontsize=11, x=0.01, ha="left")
+    return StaticFigure(figure, f"logit_histogram_figure({values.size:,} logits in {len(counts)} bins)")
+
+
+# -- lesson 03: sampling converges to the probabilities --------------------------------------
+
+
+def sampling_convergence_figure(
+    probs,
+    counts: dict[int, Sequence[int]],
+    token_text,
+    *,
+    top: int = 8,
+    title: str = "The more tokens you draw, the closer their frequencies get to the probabilities",
+) -> StaticFigure:
+    """Empirical frequencies of N seeded draws next to the true probabilities, one panel per N.
+
+    ``probs`` is the full next-token distribution; ``counts`` maps a number of draws N to the
+    per-token counts of those draws (``np.bincount(draws, minlength=len(probs))``);
+    ``token_text(i)`` gives token i's text. Each panel shows the ``top`` most likely tokens plus
+    one bar for all other tokens together: a filled bar for the observed frequency and a black
+    tick for the probability. The panel title gives the total variation distance between the
+    two, over those ``top + 1`` groups.
+    """
+    probs = np.asarray(probs, dtype=float)
+    sizes = sorted(counts)
+    if not sizes:
+        raise ValueError("counts is empty; pass at least one {N: counts} entry")
+    for n in sizes:
+        if len(counts[n]) != len(probs) or int(np.sum(counts[n])) != n:
+            raise ValueError(
+                f"counts[{n}] must hold one count per token ({len(probs)}) summing to {n}; "
+                "use np.bincount(draws, minlength=len(probs))"
+            )
+    best = np.argsort(-probs, kind="stable")[:top]
+    labels = [token_label(token_text(int(i))) for i in best] + ["all others"]
+    truth = np.append(probs[best], 1.0 - probs[best].sum())
+    freqs = {}
+    for n in sizes:
+        c = np.asarray(counts[n], dtype=float)
+        freqs[n] = np.append(c[best], n - c[best].sum()) / n
+    positions = np.arange(len(labels))
+
+    figure = new_figure(190 * len(sizes) + 90, 350)
+    axes = np.atleast_1d(figure.subplots(1, len(sizes), sharey=True))
+    high = 1.05 * max(truth.max(), max(f.max() for f in freqs.values()))
+    for ax, n in zip(axes, sizes):
+        distance = 0.5 * np.abs(freqs[n] - truth).sum()
+        bars = ax.barh(positions, freqs[n], height=0.7, color=ROLE["bar"])
+        (ticks,) = ax.plot(truth, positions, "|", color=ROLE["threshold"], ms=14, mew=2)
+        ax.set_title(f"N = {n:,}: distance {distance:.3f}", fontsize=10)
+        ax.set_xlim(0, high)
+        ax.set_xlabel("share of draws")
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    axes[0].set_yticks(positions, labels, fontsize=9)
+    axes[0].set_ylim(len(labels) - 0.5, -0.5)
+    figure.suptitle(title, fontsize=11, x=0.01, ha="left")
+    figure.legend(
+        [bars, ticks], ["frequency in the N draws", "probability"],
+        loc="upper right", ncol=2, fontsize=9, frameon=False,
+    )
+    figure.tight_layout(rect=(0, 0, 1, 0.93))
+    return StaticFigure(figure, f"sampling_convergence_figure(N = {', '.join(f'{n:,}' for n in sizes)})")
+
+
+# -- lesson 05: greedy's loop, the Holtzman replication -------------------------------------
+
+
+def _plain_axes(ax) -> None:
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def loop_probability_figure(
+    probs: Sequence[float],
+    loop_start: int | None,
+    period: int | None = None,
+    *,
+    title: str = "Greedy decoding: once the loop starts, the model grows more and more sure of it",
+) -> StaticFigure:
+    """The probability each generated token had, step by step, with a repeating loop shaded.
+
+    ``probs[i]`` is the probability of the i-th generated token under the model (T = 1);
+    ``loop_start`` is the index of the loop's first token (None: no loop), ``period`` its
+    length in tokens, drawn as alternating bands so each repeat is visible.
+    """
+    probs = np.asarray(probs, dtype=float)
+    if probs.ndim != 1 or probs.size == 0:
+        raise ValueError(f"probs must be a non-empty 1-D sequence of probabilities, got shape {probs.shape}")
+    if loop_start is not None and not 0 <= loop_start < probs.size:
+        raise ValueError(f"loop_start must be None or an index into probs (0 to {probs.size - 1}), got {loop_start}")
+    figure = new_figure(760, 300)
+    ax = figure.add_axes([0.08, 0.16, 0.9, 0.68])
+    steps = np.arange(1, probs.size + 1)
+    if loop_start is not None:
+        width = period or (probs.size - loop_start)
+        for n, start in enumerate(range(loop_start, probs.size, width)):
+            ax.axvspan(start + 0.5, min(start + width, probs.size) + 0.5, color=OKABE_ITO["orange"],
+                       alpha=0.28 if n % 2 == 0 else 0.14, lw=0)
+    ax.plot(steps, probs, "o-", color=ROLE["bar"], ms=3.5, lw=1.2, label="probability of the chosen token")
+    ax.set_xlim(0.5, probs.size + 0.5)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("generated token (step)")
+    ax.set_ylabel("probability (T = 1)")
+    _plain_axes(ax)
+    if loop_start is not None:
+        ax.text(loop_start + 1, 1.02, "repeating loop (one band per repeat)", fontsize=9,
+                color="#7A5200", va="bottom")
+    figure.suptitle(title, fontsize=11, x=0.01, ha="left")
+    description = f"loop_probability_figure({probs.size} steps, loop from step {None if loop_start is None else loop_start + 1})"
+    return StaticFigure(figure, description)
+
+
+def replication_figure(
+    labels: Sequence[str],
+    repetition_pct: Sequence[float],
+    perplexity: Sequence[float],
+    distinct_2: Sequence[float],
+    paper_repetition_pct: Sequence[float | None],
+    paper_perplexity: Sequence[float | None],
+    human_perplexity: float | None = None,
+    *,
+    title: str = "Same shape as the paper: greedy loops and is over-confident; pure sampling wanders",
+) -> StaticFigure:
+    """Our measurements per decoding method (bars) beside the paper's numbers (black diamonds).
+
+    One row per method in every panel: repetition %, perplexity (log scale, with the paper's
+    human-text perplexity as a dashed line), distinct-2. ``paper_*`` hold None where the paper
+    has no number for that method.
+    """
+    n = len(labels)
+    columns = (repetition_pct, perplexity, distinct_2, paper_repetition_pct, paper_perplexity)
+    if n == 0 or any(len(c) != n for c in columns):
+        raise ValueError(f"labels and every metric need one value per method; got {n} labels and lengths {[len(c) for c in columns]}")
+    rows = np.arange(n)
+    figure = new_figure(980, 80 + 34 * n + 90)
+    axes = figure.subplots(1, 3, sharey=True, gridspec_kw={"wspace": 0.08})
+    panels = (
+        (axes[0], repetition_pct, paper_repetition_pct, "generations ending in a loop (%)", False),
+        (axes[1], perplexity, paper_perplexity, "perplexity (model's own, log scale)", True),
+        (axes[2], distinct_2, [None] * n, "distinct-2 (share of unique bigrams)", False),
+    )
+    for ax, ours, paper, xlabel, log in panels:
+        values = np.asarray(ours, dtype=float)
+        ax.barh(rows, values, height=0.62, color=ROLE["bar"], label="SmolLM2-135M (this course)")
+        marked = [(r, v) for r, v in zip(rows, paper) if v is not None]
+        if marked:
+            ax.plot([v for _, v in marked], [r for r, _ in marked], "D", color=ROLE["threshold"], ms=7,
+                    label="GPT-2 Large (Holtzman et al., 2020)")
+        for r, v in zip(rows, values):
+            ax.text(v, r, f" {v:.3g}", va="center", fontsize=8.5, color=ROLE["text"])
+        if log:
+            ax.set_xscale("log")
+            ax.set_xlim(0.9, 2.5 * max(values.max(), max((v for _, v in marked), default=1)))
+            if human_perplexity is not None:
+                ax.axvline(human_perplexity, color=ROLE["threshold"], ls="--", lw=1,
+                           label="human text (paper)")
+        else:
+            high = max(values.max(), max((v for _, v in marked), default=0))
+            ax.set_xlim(0, 1.22 * high if high > 0 else 1)
+        ax.set_xlabel(xlabel, fontsize=9.5)
+        _plain_axes(ax)
+    axes[0].set_yticks(rows, list(labels), fontsize=9.5)
+    axes[0].set_ylim(n - 0.5, -0.5)
+    handles, names = [], []
+    for ax in axes[:2]:
+        for h, name in zip(*ax.get_legend_handles_labels()):
+            if name not in names:
+                handles.append(h)
+                names.append(name)
+    figure.legend(handles, names, loc="lower center", ncol=3, fontsize=9, frameon=False)
+    figure.suptitle(title, fontsize=11, x=0.01, ha="left")
+    figure.subplots_adjust(left=0.2, right=0.97, top=1 - 45 / figure.bbox.height, bottom=95 / figure.bbox.height)
+    return StaticFigure(figure, f"replication_figure({n} methods: {', '.join(labels)})")
