@@ -1,11 +1,19 @@
 """Decoding Dials: the code behind the lessons.
 
-Layers, lower never imports higher:
-    sampling   pure numpy math, the one source of truth for every formula
-    model      the bundled SmolLM2 language model, its tokenizer and generation
-    plots      matplotlib figure builders that update artists in place
-    widgets    explorers: ipywidgets controls wired to plots
-    exercises  learner checks, hints and solutions
+Layers, lowest first; a module imports only from layers below its own (tests/test_layers.py):
+    checks              what a learner passes in, one rule for every check
+    sampling, ecosystem, degeneration, display
+                        pure numpy math (the one source of truth for every formula), the
+                        libraries' dials as cited data, text-quality metrics, number formats
+    tokenizer           SmolLM2's byte-level BPE
+    model               the numpy forward pass of the bundled SmolLM2-135M-Instruct
+    generation, adapters
+                        the autoregressive loop; transformers / OpenAI-compatible sources
+    plots               rendering, live panels updated in place, static lesson figures
+    widgets             explorers: controls wired to one figure
+    exercises           check() / hint() / solution(), one module per lesson
+    setup_check         `make check`
+The README's "How the course is built" has the same table with one line per module.
 """
 
 __version__ = "1.0.0"

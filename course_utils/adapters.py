@@ -28,7 +28,7 @@ import math
 import os
 import urllib.error
 import urllib.request
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 import numpy as np
 
@@ -56,14 +56,6 @@ class TokenLogprob(NamedTuple):
     def token_text(self) -> str:
         """The token for display, whitespace made visible."""
         return visible(self.token)
-
-
-class NextTokenSource(Protocol):
-    """What every adapter offers: the most likely next tokens after a text prompt."""
-
-    name: str
-
-    def top_logprobs(self, prompt: str, k: int = 5) -> list[TokenLogprob]: ...
 
 
 def _check_k(k) -> int:
