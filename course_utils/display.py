@@ -4,15 +4,22 @@ The model's logits differ between machines in their 5th-6th significant digit (C
 kernels round differently), so a lesson never prints a model-derived number with more digits
 than that noise leaves untouched. `significant` rounds to significant digits and prints the
 result in plain notation, with thousands separators, as a reader would write it.
+
+The tables lessons print live here too, so that a lesson cell shows an idea in a few lines:
+`replication_table` (lesson 05's results next to Holtzman et al.'s) and `tokens_only_in`
+(lesson 04's "which tokens does only one order keep").
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+
+import numpy as np
 
 from course_utils import checks
 
-__all__ = ["significant"]
+__all__ = ["significant", "replication_table", "tokens_only_in"]
 
 
 def significant(value, digits: int = 2) -> str:
@@ -32,3 +39,42 @@ def significant(value, digits: int = 2) -> str:
     decimals = digits - 1 - exponent
     rounded = round(value, decimals)
     return f"{rounded:,.{max(decimals, 0)}f}"
+
+
+def replication_table(results: dict) -> str:
+    """A replication results file (scripts/replicate_holtzman.py) as a text table: one row per
+    method with its loops %, perplexity, distinct-2 and self-BLEU-4, the paper's loops % and
+    perplexity where the paper has that method, and the paper's human-text perplexity last."""
+    try:
+        paper, methods = results["paper"]["table1"], results["methods"]
+    except (KeyError, TypeError):
+        raise ValueError(
+            "results must be a replication results file as scripts/replicate_holtzman.py writes it "
+            "(a dict with 'methods' and 'paper' -> 'table1'); load it with json.loads first."
+        ) from None
+    lines = [f"{'method':<30}{'loops %':>8}{'perplexity':>11}{'distinct-2':>11}{'self-BLEU-4':>12}"
+             "   paper: loops %, perplexity"]
+    for name, method in methods.items():
+        m, ref = method["metrics"], paper.get(name, {})
+        ref_text = f"{ref['repetition_pct']:.2f}, {ref['perplexity']:.2f}" if ref else "—"
+        lines.append(f"{method['label']:<30}{m['repetition_pct']:>8.1f}{m['perplexity']:>11.2f}"
+                     f"{m['distinct_2']:>11.3f}{m['self_bleu_4']:>12.3f}   {ref_text}")
+    lines.append(f"{'human text':<30}{'':>8}{'—':>11}{'':>11}{'':>12}   —, {paper['human']['perplexity']:.2f}")
+    return "\n".join(lines)
+
+
+def tokens_only_in(probs, other, token_text: Callable[[int], str], limit: int = 6) -> str:
+    """The tokens `probs` keeps (probability > 0) and `other` removes (probability 0), most likely
+    first, as "count: 'token' 1.2%, ...": at most `limit` shown, "..." when there are more."""
+    probs, other = np.asarray(probs, dtype=float), np.asarray(other, dtype=float)
+    if probs.shape != other.shape or probs.ndim != 1:
+        raise ValueError(
+            f"probs and other must be two 1-D distributions over the same vocabulary, got shapes "
+            f"{probs.shape} and {other.shape}."
+        )
+    if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1:
+        raise ValueError(f"limit must be a whole number of at least 1, got {limit!r}.")
+    only = np.flatnonzero((probs > 0) & (other == 0))
+    only = only[np.argsort(-probs[only], kind="stable")]
+    shown = ", ".join(f"{token_text(int(i))!r} {probs[i]:.1%}" for i in only[:limit]) or "(none)"
+    return f"{len(only):>4}: {shown}{' ...' if len(only) > limit else ''}"

@@ -4,26 +4,59 @@ Data, not prose: lesson 04's "in the wild" table is generated from `PARAMETERS`,
 changed default is fixed in one place and every table follows. This module sits at the
 level of `sampling` and imports nothing from the course.
 
-Where each value was checked (2026-11, cite these when you update a row):
+Where each value was checked (2026-11, re-checked 2026-12; cite these when you update a row):
 
 - OpenAI Chat Completions: the API reference and the openai-python SDK,
   ``src/openai/types/chat/completion_create_params.py`` (commit 0444895): "What sampling
-  temperature to use, between 0 and 2"; ``top_p`` is "nucleus sampling". Both default to 1
-  in the API reference. The API has no ``top_k`` and no ``min_p``.
-- Hugging Face transformers 5.23.0, the version in this course's ``reference`` extra:
-  ``GenerationConfig._get_default_generation_params()`` returns ``do_sample=False``,
-  ``temperature=1.0``, ``top_k=50``, ``top_p=1.0``; ``min_p`` is ``None`` (off).
-  ``TemperatureLogitsWarper(0.0)`` raises "... set `do_sample=False`". The test
-  ``tests/test_ecosystem.py`` re-checks these against the installed library.
+  temperature to use, between 0 and 2"; ``top_p`` is "nucleus sampling"; "We generally
+  recommend altering this or `top_p` but not both". Both default to 1 in the API reference.
+  ``seed`` is Beta and "best effort": "Determinism is not guaranteed, and you should refer to
+  the `system_fingerprint` response parameter to monitor changes in the backend". The API has
+  no ``top_k`` and no ``min_p``. Reasoning models (o-series, and GPT-5 models while they
+  reason) answer any other ``temperature`` with HTTP 400 "Unsupported value: 'temperature'
+  does not support 0 with this model. Only the default (1) value is supported." and refuse
+  ``top_p`` ("Unsupported parameter"); the SDK's ``reasoning_effort`` docs say only
+  ``gpt-5.1`` and later accept ``reasoning_effort="none"``, the one setting in which they take
+  ``temperature``, ``top_p`` and ``logprobs``. (The error text is the API's own, as quoted in
+  openai/openai-python#2104 and many client bug reports.)
+- Hugging Face transformers 5.24.0, the version installed by this course's ``reference``
+  extra: ``GenerationConfig._get_default_generation_params()`` returns ``do_sample=False``,
+  ``temperature=1.0``, ``top_k=50``, ``top_p=1.0``; ``min_p`` is ``None`` (off). These are
+  fallbacks: ``GenerationMixin._prepare_generation_config`` ranks "user-defined kwargs or
+  `generation_config` > `self.generation_config` > global default values", and
+  ``self.generation_config`` is the checkpoint's ``generation_config.json``.
+  ``TemperatureLogitsWarper(0.0)`` raises "... set `do_sample=False`"; with ``do_sample=False``
+  ``GenerationConfig.validate`` only warns that ``temperature`` "may be ignored", and greedy
+  decoding runs. ``_get_logits_processor`` adds ``TopKLogitsWarper`` only when
+  ``top_k != 0``. ``_sample`` copies the last logits to float32
+  (``.to(copy=True, dtype=torch.float32)``) before the processors; ``output_scores`` are the
+  *processed* scores, which ``compute_transition_scores(normalize_logits=True)``
+  log-softmaxes. ``tests/test_ecosystem.py`` re-checks all of these against the installed
+  library.
 - llama.cpp: ``common/common.h``, ``struct common_params_sampling`` (ggml-org/llama.cpp,
   commit 001d906): ``top_k = 40`` ("<= 0 to use vocab size"), ``top_p = 0.95f``
   ("1.0 = disabled"), ``min_p = 0.05f`` ("0.0 = disabled"), ``temp = 0.80f`` ("<= 0.0 to
-  sample greedily"); the default sampler chain runs top-k, typical-p, top-p, min-p, XTC and
-  temperature last.
+  sample greedily"); the default ``samplers`` list is penalties, DRY, top-n-sigma, top-k,
+  typical-p, top-p, min-p, XTC, temperature, and every sampler the course leaves out is off by
+  default (``penalty_repeat = 1.00f``, ``dry_multiplier = 0.0f``, ``top_n_sigma = -1.00f``,
+  ``typ_p = 1.00f``, ``xtc_probability = 0.00f``). ``common/sampling.cpp`` builds the
+  temperature step as ``llama_sampler_init_temp_ext(temp, dynatemp_range,
+  dynatemp_exponent)``; ``src/llama-sampling.cpp`` (``llama_sampler_temp_ext_apply``) takes
+  ``min_temp = max(0, temp - delta)``, ``max_temp = temp + delta`` and normalises the entropy
+  by ``log(cur_p->size)``, the candidates still left at that point of the chain. The server
+  (``tools/server/server-common.cpp``, ``get_token_probabilities``) reports ``n_probs`` as a
+  plain softmax of the raw logits unless the request sets ``post_sampling_probs``, which
+  "Returns the probabilities of top `n_probs` tokens after applying sampling chain"
+  (``tools/server/README.md``).
 - vLLM: ``vllm/sampling_params.py``, ``class SamplingParams`` (vllm-project/vllm, commit
   00388f6): ``temperature = 1.0`` ("Zero means greedy sampling"; checked to lie in [0, 2]),
   ``top_p = 1.0`` (must be in (0, 1]), ``top_k = 0`` ("Set to 0 (or -1) to consider all
-  tokens"), ``min_p = 0.0`` (in [0, 1], 0 disables).
+  tokens"), ``min_p = 0.0`` (in [0, 1], 0 disables); ``logprobs``: "When set to -1, return
+  all `vocab_size` log probabilities". ``vllm/config/model.py`` (commit 0052a5b):
+  ``logprobs_mode = "raw_logprobs"`` by default, one of raw_logprobs, processed_logprobs,
+  raw_logits, processed_logits ("Processed means the values after applying all processors,
+  including temperature and top_k/top_p"); ``generation_config = "auto"`` loads the model's
+  generation config as the defaults.
 """
 
 from __future__ import annotations
@@ -37,6 +70,12 @@ __all__ = [
     "GREEDY",
     "SOURCES",
     "DRAW",
+    "SAMPLER_CHAIN",
+    "DYNAMIC_TEMPERATURE",
+    "LOGPROBS",
+    "HUGGING_FACE_GENERATE",
+    "SERVER_DETERMINISM",
+    "FLOAT_FORMATS",
     "ParameterSpec",
     "PARAMETERS",
     "spec",
@@ -74,23 +113,28 @@ class ParameterSpec:
 PARAMETERS: tuple[ParameterSpec, ...] = (
     # OpenAI Chat Completions
     ParameterSpec("OpenAI API", "temperature", True, "temperature", 1.0, "0 to 2", "1",
-                  "0 is accepted and means (near-)greedy; identical outputs are not guaranteed"),
+                  "0 is accepted and means (near-)greedy; identical outputs are not guaranteed. "
+                  "Reasoning models (o-series, GPT-5 while reasoning) accept only the default 1"),
     ParameterSpec("OpenAI API", "top_k", False, note="not offered"),
     ParameterSpec("OpenAI API", "top_p", True, "top_p", 1.0, "0 to 1", "1",
-                  "the docs advise changing temperature or top_p, not both"),
+                  "the docs advise changing temperature or top_p, not both; reasoning models refuse top_p"),
     ParameterSpec("OpenAI API", "min_p", False, note="not offered"),
     # Hugging Face transformers, generate()
     ParameterSpec("Hugging Face transformers", "temperature", True, "temperature", 1.0,
                   "greater than 0 (0 raises an error when sampling)", "1.0",
-                  "used only with do_sample=True, and do_sample defaults to False (greedy)"),
+                  "used only with do_sample=True, and do_sample defaults to False (greedy), where "
+                  "temperature is ignored with a warning; a model's generation_config.json can change both"),
     ParameterSpec("Hugging Face transformers", "top_k", True, "top_k", 50, "integer >= 0", "0",
-                  "on by default: sampling keeps only the 50 most likely tokens unless you set top_k=0"),
+                  "on by default: sampling keeps only the 50 most likely tokens unless you set top_k=0, "
+                  "generate()'s own switch for turning it off"),
     ParameterSpec("Hugging Face transformers", "top_p", True, "top_p", 1.0, "0 to 1", "1.0", ""),
     ParameterSpec("Hugging Face transformers", "min_p", True, "min_p", None, "0 to 1", "None or 0",
                   "applied after temperature"),
     # llama.cpp (llama-cli flags; the server's JSON uses the long names)
     ParameterSpec("llama.cpp", "temperature", True, "--temp / temperature", 0.8, "any real",
-                  "1.0", "<= 0 means greedy; applied LAST in the default chain"),
+                  "1.0", "<= 0 means greedy; applied LAST in the default chain (penalties, DRY, "
+                  "top-n-sigma, top-k, typical-p, top-p, min-p, XTC, temperature; the samplers this "
+                  "course leaves out are off by default)"),
     ParameterSpec("llama.cpp", "top_k", True, "--top-k / top_k", 40, "integer", "<= 0", ""),
     ParameterSpec("llama.cpp", "top_p", True, "--top-p / top_p", 0.95, "0 to 1", "1.0", ""),
     ParameterSpec("llama.cpp", "min_p", True, "--min-p / min_p", 0.05, "0 to 1", "0.0",
@@ -115,16 +159,19 @@ and ``order="llama.cpp"``.
 
 SOURCES: dict[str, str] = {
     "OpenAI API": "API reference; openai-python src/openai/types/chat/completion_create_params.py (commit 0444895)",
-    "Hugging Face transformers": "transformers 5.23.0: GenerationConfig defaults and TemperatureLogitsWarper "
-    "(re-checked by tests/test_ecosystem.py against the installed library)",
-    "llama.cpp": "ggml-org/llama.cpp common/common.h, struct common_params_sampling (commit 001d906)",
-    "vLLM": "vllm-project/vllm vllm/sampling_params.py, class SamplingParams (commit 00388f6)",
+    "Hugging Face transformers": "transformers 5.24.0: GenerationConfig defaults, _prepare_generation_config and "
+    "TemperatureLogitsWarper (re-checked by tests/test_ecosystem.py against the installed library)",
+    "llama.cpp": "ggml-org/llama.cpp common/common.h, struct common_params_sampling (commit 001d906); "
+    "src/llama-sampling.cpp; tools/server/README.md",
+    "vLLM": "vllm-project/vllm vllm/sampling_params.py, class SamplingParams (commit 00388f6); "
+    "vllm/config/model.py (commit 0052a5b)",
 }
 """Where each library's row was checked; defaults change between releases, so re-check here first."""
 
 GREEDY: dict[str, str] = {
-    "OpenAI API": "temperature=0",
-    "Hugging Face transformers": "do_sample=False (the default); temperature=0 with do_sample=True raises ValueError",
+    "OpenAI API": "temperature=0 (not on reasoning models, which accept only temperature=1)",
+    "Hugging Face transformers": "do_sample=False (the default), where temperature=0 is ignored with a warning; "
+    "temperature=0 with do_sample=True raises ValueError",
     "llama.cpp": "--temp 0 (any temp <= 0)",
     "vLLM": "temperature=0",
 }
@@ -140,6 +187,88 @@ DRAW: dict[str, str] = {
 }
 """How each library turns the final distribution into one token. The same distribution, drawn
 differently: the same seed gives different tokens in different libraries."""
+
+
+SAMPLER_CHAIN: dict[str, tuple[str, ...]] = {
+    "Hugging Face transformers": ("temperature", "top_h", "top_k", "top_p", "min_p", "typical_p",
+                                  "epsilon_cutoff", "eta_cutoff"),
+    "llama.cpp": ("penalties", "dry", "top_n_sigma", "top_k", "typical_p", "top_p", "min_p", "xtc",
+                  "temperature"),
+}
+"""Every sampling step in each library's default order, not only the course's four dials.
+
+transformers: the warpers ``GenerationMixin._get_logits_processor`` appends when
+``do_sample=True`` (5.24.0; its penalties and logit processors come before them, and each
+warper is added only when its setting is on; re-checked by tests/test_ecosystem.py).
+llama.cpp: ``common_params_sampling::samplers`` in common/common.h (commit 001d906); the
+penalties, DRY, top-n-sigma, typical-p and XTC steps are off by default (``penalty_repeat =
+1.00f``, ``dry_multiplier = 0.0f``, ``top_n_sigma = -1.00f``, ``typ_p = 1.00f``,
+``xtc_probability = 0.00f``), which leaves the order ``CHAIN_ORDER`` lists.
+"""
+
+DYNAMIC_TEMPERATURE: dict[str, str] = {
+    "llama.cpp": "temperature ranges over [max(0, temp - dynatemp_range), temp + dynatemp_range], centred on "
+    "--temp; the entropy is normalised by the log of the number of candidates still left when temperature "
+    "runs (after top-k, top-p and min-p), so T is picked from the truncated distribution "
+    "(src/llama-sampling.cpp llama_sampler_temp_ext_apply; common/sampling.cpp; off by default: "
+    "dynatemp_range = 0.00f in common/common.h, commit 001d906)",
+    "this course (lesson 03, section 9)": "a variant: T ranges over [t_min, t_max] and the entropy of the whole "
+    "untruncated distribution is normalised by log2 of the vocabulary size",
+}
+"""llama.cpp's dynamic temperature and the course's simpler variant of it: two differences."""
+
+LOGPROBS: dict[str, str] = {
+    "OpenAI API": "logprobs=true with top_logprobs from 0 to 20 per position; log-probabilities only, never "
+    "logits; the API reference does not say whether they are taken before or after temperature "
+    "(openai-python completion_create_params.py, commit 0444895)",
+    "Hugging Face transformers": "output_logits=True returns the raw logits (float32); output_scores=True the "
+    "processed scores, after temperature and truncation, and compute_transition_scores(normalize_logits=True) "
+    "log-softmaxes those processed scores, so they describe the sampling distribution, not the model's own "
+    "(transformers 5.24.0 generation/utils.py; re-checked by tests/test_ecosystem.py)",
+    "llama.cpp": "n_probs: the top tokens of a plain softmax of the raw logits, before any sampler, temperature "
+    "included; post_sampling_probs=true returns the probabilities after the whole sampling chain instead "
+    "(tools/server/server-common.cpp get_token_probabilities; tools/server/README.md)",
+    "vLLM": "logprobs_mode='raw_logprobs' by default: log-probabilities before any processor, temperature and "
+    "top_k/top_p included; 'processed_logprobs' after them; 'raw_logits' and 'processed_logits' return logits; "
+    "logprobs=-1 returns the whole vocabulary (vllm/config/model.py, commit 0052a5b; vllm/sampling_params.py, "
+    "commit 00388f6)",
+}
+"""What each library's logprobs describe. With raw (pre-temperature) logprobs, asking at T = 0.1
+and at T = 1.5 returns the same numbers twice: temperature changes the draw, not the report."""
+
+HUGGING_FACE_GENERATE: dict[str, str] = {
+    "temperature=0": "raises ValueError only with do_sample=True; with the default do_sample=False it is "
+    "ignored with a warning and generate() decodes greedily",
+    "top_k=0": "generate() itself adds no top-k step when top_k=0 (_get_logits_processor checks top_k != 0)",
+    "defaults": "do_sample=False, top_k=50 and the other defaults are fallbacks: user kwargs > the model's "
+    "generation_config.json > library defaults (_prepare_generation_config), and many instruct checkpoints "
+    "ship sampling settings in that file",
+    "compute_transition_scores": "normalize_logits=True log-softmaxes the processed scores (after temperature "
+    "and truncation), not the model's own distribution",
+    "float32 logits": "_sample copies the last position's logits to float32 before any processor, whatever "
+    "dtype the model runs in",
+}
+"""Facts about transformers' generate() the course states; each is re-checked against the
+installed transformers (5.24.0) by tests/test_ecosystem.py."""
+
+SERVER_DETERMINISM: dict[str, str] = {
+    "OpenAI API": "seed is Beta and best effort: 'Determinism is not guaranteed'; system_fingerprint changes when "
+    "the backend does (openai-python completion_create_params.py, commit 0444895)",
+    "llama.cpp": "cache_prompt (on by default): 'the logits are not guaranteed to be bit-for-bit identical for "
+    "different batch sizes (prompt processing vs. token generation)' (tools/server/README.md)",
+    "this course": "one process, no batching with strangers, and every draw seeded with "
+    "np.random.default_rng(seed): the same settings give the same text on this machine",
+}
+"""Why T = 0 and a fixed seed are reproducible here and not necessarily on a server: a server's
+logits themselves change with the batch a request shares and with its software and hardware."""
+
+FLOAT_FORMATS: dict[str, str] = {
+    "float16": "5 exponent bits: largest finite value 65504, so exp() of anything above about 11.1 overflows",
+    "bfloat16": "8 exponent bits, the same as float32: largest finite value about 3.4e38, with only 8 bits of "
+    "precision; a naive softmax in bfloat16 overflows only where float32's would",
+    "float32": "what transformers' generate() samples in: it upcasts the logits before any processor",
+}
+"""The three float formats around inference (torch.finfo; re-checked by tests/test_ecosystem.py)."""
 
 
 def spec(library: str, knob: str) -> ParameterSpec:

