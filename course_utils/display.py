@@ -72,8 +72,7 @@ def tokens_only_in(probs, other, token_text: Callable[[int], str], limit: int = 
             f"probs and other must be two 1-D distributions over the same vocabulary, got shapes "
             f"{probs.shape} and {other.shape}."
         )
-    if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1:
-        raise ValueError(f"limit must be a whole number of at least 1, got {limit!r}.")
+    limit = checks.whole_number(limit, "limit", minimum=1)
     only = np.flatnonzero((probs > 0) & (other == 0))
     only = only[np.argsort(-probs[only], kind="stable")]
     shown = ", ".join(f"{token_text(int(i))!r} {probs[i]:.1%}" for i in only[:limit]) or "(none)"
