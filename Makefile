@@ -24,7 +24,7 @@ PIP_INSTALL := $(PY) -m pip install --quiet $(PIP_SOURCE) --constraint $(LOCK)
 # installed as this environment's settings overrides; postBuild does the same on Binder.
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
-.PHONY: lab test test-noise check wheelhouse student lock
+.PHONY: lab test test-noise check wheelhouse lock
 
 # A refreshed lock reinstalls: pip replaces every package whose version the lock changed.
 # pip comes first, at the locked version, which is the one that understands --build-constraint.
@@ -80,10 +80,6 @@ lock: $(STAMP)
 	$(PY) scripts/lock.py $(if $(KEEP_PINS),,--upgrade)
 	$(PY) -m pip install --quiet --constraint $(LOCK) --build-constraint $(LOCK) -e '.[test,reference]'
 	$(MAKE) test WHEELHOUSE=
-
-# Learner copies of the lessons: solution-tagged cells removed, outputs cleared, into student/.
-student: $(STAMP)
-	$(PY) scripts/make_student_copies.py notebooks student
 
 # Static pages of every lesson for readers without a kernel, offline (no CDN): site/index.html.
 .PHONY: html

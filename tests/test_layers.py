@@ -1,7 +1,7 @@
 """The house rule "lower layers never import higher ones", checked on every import statement.
 
-A package (plots/, widgets/, exercises/) is one unit: its modules may import each other and
-anything in a lower layer."""
+A layer holds modules and packages; every module of a package (course_utils/exercises/*.py)
+sits at its package's layer and may import its siblings."""
 
 import ast
 from pathlib import Path
@@ -25,8 +25,21 @@ LAYERS = [
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 
 
+def units() -> set[str]:
+    """The top-level modules and packages of course_utils."""
+    modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
+    packages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    return modules | packages
+
+
+def files_of(unit: str) -> list[Path]:
+    """The source files of a module (one) or of a package (every module in it, subpackages too)."""
+    folder = PACKAGE / unit
+    return sorted(folder.rglob("*.py")) if folder.is_dir() else [PACKAGE / f"{unit}.py"]
+
+
 def course_imports(path: Path) -> set[str]:
-    """Every course_utils module that `path` imports, at top level or inside functions."""
+    """Every course_utils module or package that `path` imports, at top level or inside functions."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("course_utils"):
@@ -39,20 +52,29 @@ def course_imports(path: Path) -> set[str]:
     return found - {"__version__"}
 
 
-SOURCES = sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or p.parent != PACKAGE)
+def test_every_module_and_package_has_a_layer():
+    assert units() == set(RANK), "add new modules and packages to LAYERS (and to the README's layout)"
 
 
-def unit(source: str) -> str:
-    """The layer unit a source file belongs to: a top-level module, or the package it sits in."""
-    return source.split("/")[0].removesuffix(".py")
+def test_a_package_is_checked_file_by_file():
+    assert PACKAGE / "exercises" / "engine.py" in files_of("exercises")
+    assert files_of("sampling") == [PACKAGE / "sampling.py"]
 
 
-def test_every_module_has_a_layer():
-    assert {unit(source) for source in SOURCES} == set(RANK), "add new modules and packages to LAYERS (and to the README's layout)"
+def test_no_relative_imports():
+    # `from .engine import X` would escape the check below; the house style is absolute imports.
+    relative = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno}"
+        for unit in sorted(RANK)
+        for path in files_of(unit)
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.level
+    ]
+    assert not relative, f"use absolute imports (from course_utils.x import ...): {relative}"
 
 
-@pytest.mark.parametrize("source", SOURCES)
-def test_module_imports_only_lower_layers(source):
-    own = unit(source)
-    higher = {m for m in course_imports(PACKAGE / source) if RANK[m] >= RANK[own] and m != own}
-    assert not higher, f"course_utils/{source} imports {sorted(higher)}, which are not below {own}"
+@pytest.mark.parametrize("unit", sorted(RANK))
+def test_module_imports_only_lower_layers(unit):
+    for path in files_of(unit):
+        higher = {m for m in course_imports(path) if RANK[m] >= RANK[unit] and m != unit}
+        assert not higher, f"{path.relative_to(PACKAGE)} imports {sorted(higher)}, which are not below it"

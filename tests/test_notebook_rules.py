@@ -47,3 +47,19 @@ def test_committed_with_outputs_and_no_errors(path):
     assert all(c["execution_count"] is not None for c in cells), f"{path.name}: run every cell before committing"
     errors = [o for c in cells for o in c["outputs"] if o["output_type"] == "error"]
     assert not errors, f"{path.name}: an error output is committed"
+
+
+def output_text(output) -> str:
+    data = output.get("data", {})
+    return "".join(output.get("text", "")) + "".join(data.get("text/plain", "")) + "".join(data.get("text/html", ""))
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_no_answers_on_the_page(path):
+    # The notebooks learners open are the lessons themselves: no solution cells, and no committed
+    # "Correct!" (an answer that passes its check). solution() is there for whoever asks.
+    cells = json.loads(path.read_text())["cells"]
+    tagged = [source(c)[:60] for c in cells if "solution" in c.get("metadata", {}).get("tags", [])]
+    assert not tagged, f"{path.name}: cells tagged 'solution': {tagged}"
+    correct = [source(c)[:60] for c in code_cells(path) if any("Correct!" in output_text(o) for o in c["outputs"])]
+    assert not correct, f"{path.name}: a committed 'Correct!' output gives the answer away: {correct}"
