@@ -159,7 +159,6 @@ def test_replication_figure_draws_the_committed_numbers():
         [m["distinct_2"] for m in metrics],
         [paper.get(n, {}).get("repetition_pct") for n in names],
         [paper.get(n, {}).get("perplexity") for n in names],
-        paper["human"]["perplexity"],
     )
     axes = figure.figure.axes
     widths = [[bar.get_width() for bar in ax.patches] for ax in axes]

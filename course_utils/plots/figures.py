@@ -140,11 +140,12 @@ def sampling_convergence_figure(
     axes[0].set_yticks(positions, labels, fontsize=9)
     axes[0].set_ylim(len(labels) - 0.5, -0.5)
     figure.suptitle(title, fontsize=11, x=0.01, ha="left")
+    # The legend sits under the panels: at the top it ran into a long title.
     figure.legend(
         [bars, ticks], ["frequency in the N draws", "probability"],
-        loc="upper right", ncol=2, fontsize=9, frameon=False,
+        loc="lower center", ncol=2, fontsize=9, frameon=False,
     )
-    figure.tight_layout(rect=(0, 0, 1, 0.93))
+    figure.tight_layout(rect=(0, 0.07, 1, 0.93))
     return StaticFigure(figure, f"sampling_convergence_figure(N = {', '.join(f'{n:,}' for n in sizes)})")
 
 
@@ -203,15 +204,15 @@ def replication_figure(
     distinct_2: Sequence[float],
     paper_repetition_pct: Sequence[float | None],
     paper_perplexity: Sequence[float | None],
-    human_perplexity: float | None = None,
     *,
-    title: str = "Same shape as the paper: greedy loops and is over-confident; pure sampling wanders",
+    title: str = "Same shape as the paper: greedy loops, pure sampling wanders, top-p sits between",
 ) -> StaticFigure:
     """Our measurements per decoding method (bars) beside the paper's numbers (black diamonds).
 
-    One row per method in every panel: repetition %, perplexity (log scale, with the paper's
-    human-text perplexity as a dashed line), distinct-2. ``paper_*`` hold None where the paper
-    has no number for that method.
+    One row per method in every panel: repetition %, perplexity (log scale), distinct-2.
+    ``paper_*`` hold None where the paper has no number for that method. Perplexity is each
+    model's own (SmolLM2's here, GPT-2 Large's in the paper): compare the order of the rows, not
+    the values. The paper's human-text perplexity is not drawn, for the same reason.
     """
     n = len(labels)
     columns = (repetition_pct, perplexity, distinct_2, paper_repetition_pct, paper_perplexity)
@@ -232,14 +233,13 @@ def replication_figure(
         if marked:
             ax.plot([v for _, v in marked], [r for r, _ in marked], "D", color=ROLE["threshold"], ms=7,
                     label="GPT-2 Large (Holtzman et al., 2020)")
+        paper_at = dict(marked)
         for r, v in zip(rows, values):
-            ax.text(v, r, f" {v:.3g}", va="center", fontsize=8.5, color=ROLE["text"])
+            # Right of the bar or of the paper's diamond, whichever ends later, so they never overlap.
+            ax.text(max(v, paper_at.get(r, v)), r, f"  {v:.3g}", va="center", fontsize=8.5, color=ROLE["text"])
         if log:
             ax.set_xscale("log")
             ax.set_xlim(0.9, 2.5 * max(values.max(), max((v for _, v in marked), default=1)))
-            if human_perplexity is not None:
-                ax.axvline(human_perplexity, color=ROLE["threshold"], ls="--", lw=1,
-                           label="human text (paper)")
         else:
             high = max(values.max(), max((v for _, v in marked), default=0))
             ax.set_xlim(0, 1.22 * high if high > 0 else 1)
