@@ -197,6 +197,16 @@ def loop_probability_figure(
     return StaticFigure(figure, description)
 
 
+def _label_bars(ax, rows, values, paper_at: dict) -> None:
+    """Each bar's value at its end, or just past the paper's diamond when that sits on the label."""
+    to_axes = lambda x: ax.transAxes.inverted().transform(ax.transData.transform((x, 0)))[0]  # noqa: E731
+    for r, v in zip(rows, values):
+        diamond = paper_at.get(r)
+        on_label = diamond is not None and 0 <= to_axes(diamond) - to_axes(v) < 0.12
+        ax.annotate(f"{v:.3g}", (diamond if on_label else v, r), xytext=(7, 0), textcoords="offset points",
+                    va="center", fontsize=8.5, color=ROLE["text"])
+
+
 def replication_figure(
     labels: Sequence[str],
     repetition_pct: Sequence[float],
@@ -233,16 +243,13 @@ def replication_figure(
         if marked:
             ax.plot([v for _, v in marked], [r for r, _ in marked], "D", color=ROLE["threshold"], ms=7,
                     label="GPT-2 Large (Holtzman et al., 2020)")
-        paper_at = dict(marked)
-        for r, v in zip(rows, values):
-            # Right of the bar or of the paper's diamond, whichever ends later, so they never overlap.
-            ax.text(max(v, paper_at.get(r, v)), r, f"  {v:.3g}", va="center", fontsize=8.5, color=ROLE["text"])
         if log:
             ax.set_xscale("log")
             ax.set_xlim(0.9, 2.5 * max(values.max(), max((v for _, v in marked), default=1)))
         else:
             high = max(values.max(), max((v for _, v in marked), default=0))
             ax.set_xlim(0, 1.22 * high if high > 0 else 1)
+        _label_bars(ax, rows, values, dict(marked))
         ax.set_xlabel(xlabel, fontsize=9.5)
         _plain_axes(ax)
     axes[0].set_yticks(rows, list(labels), fontsize=9.5)
