@@ -13,10 +13,17 @@ import shutil
 
 import pytest
 
+from course_utils.model import load_model
 from course_utils.sampling import MARGIN_VARIABLE
 
 REQUIRE_ALL = os.environ.get("COURSE_REQUIRE_ALL") == "1"
 REQUIRED_SUITES = {name.strip() for name in os.environ.get("COURSE_REQUIRE", "").split(",") if name.strip()}
+
+
+@pytest.fixture(scope="session")
+def model():
+    """The course's bundled model, loaded once for the whole test session."""
+    return load_model()
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ import pytest
 
 from course_utils import sampling
 from course_utils.generation import Generation, GenerationStep, generate, generate_batch
-from course_utils.model import load_model
 
 EOS = 0
 
@@ -129,11 +128,6 @@ def test_batch_seeds_must_match_the_prompts():
 
 
 # ---- the real model -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_model()
 
 
 def test_greedy_equals_a_learners_argmax_loop(model):

@@ -25,11 +25,6 @@ PROMPTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def model():
-    return load_model()
-
-
 def fresh_logits(model, ids):
     """Logits computed from scratch in a new cache: no reuse of anything earlier."""
     return model.forward(np.array([ids]), model.new_cache())[0]

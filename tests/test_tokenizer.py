@@ -6,7 +6,7 @@ Reference tests compare with transformers' own GGUF tokenizer (the `reference` e
 import pytest
 
 from conftest import require_reference
-from course_utils.model import bundled_model_path, load_model
+from course_utils.model import bundled_model_path
 from course_utils.tokenizer import WHITESPACE_SYMBOLS, byte_alphabet, visible
 
 TRICKY = [
@@ -33,11 +33,6 @@ TRICKY = [
 # Numerals outside 0-9: SmolLM2 (its tokenizer.json and llama.cpp's 'smollm' pre-tokenizer)
 # splits every \p{N} character off alone; transformers' GGUF loader does not know 'smollm'.
 OTHER_NUMERALS = ["Chapter Ⅻ, item ① and ½ cup", "² ³ ٣ ๓"]
-
-
-@pytest.fixture(scope="module")
-def model():
-    return load_model()
 
 
 def test_visible_marks_whitespace():

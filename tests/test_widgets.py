@@ -57,13 +57,6 @@ def fake():
     return FakeModel()
 
 
-@pytest.fixture(scope="module")
-def model():
-    from course_utils.model import load_model
-
-    return load_model()
-
-
 def png_size(png: bytes):
     return Image.open(io.BytesIO(png)).size
 
