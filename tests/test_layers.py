@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "course_utils"
 # Lowest first. A module may import modules of a lower layer only.
 LAYERS = [
     {"sampling", "ecosystem", "degeneration", "display"},  # pure numpy math, data and number formats
-    {"tokenizer"},
+    {"tokenizer", "weight_cache"},  # text <-> ids; the weights' file on disk
     {"model"},
     {"generation", "adapters"},
     {"plots"},
