@@ -89,7 +89,7 @@ def class_of(n: int, env: dict) -> dict:
     managers = []
     for _ in range(n):
         manager = KernelManager(kernel_name="python3")
-        manager.start_kernel(env=env, cwd=str(REPO))
+        manager.start_kernel(env=env, cwd=str(REPO), stderr=subprocess.DEVNULL)  # no TCP warning banners
         managers.append(manager)
     try:
         clients = [manager.client() for manager in managers]

@@ -25,7 +25,7 @@ Robust by construction:
 Where the cache lives (first that works): the directory in $COURSE_WEIGHT_CACHE if set (and then
 only there); else the environment's prefix (sys.prefix/share/decoding-dials/weights: shared by
 every user of a hub's environment when built at install time), else the user's cache directory
-(XDG_CACHE_HOME, ~/Library/Caches, %LOCALAPPDATA%).
+(XDG_CACHE_HOME, ~/Library/Caches, %LOCALAPPDATA%). Each build adds a line to builds.log there.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import json
 import os
 import struct
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ MAGIC = b"DDWEIGHT"
 ALIGNMENT = 64  # bytes: what numpy's own .npy format aligns arrays to
 APP_DIRECTORY = "decoding-dials"
 SUFFIX = ".weights"
+# One line per build, for whoever runs the machine: was it built at install time, and only once?
+BUILD_LOG = "builds.log"
 _LENGTH = struct.Struct("<Q")
 _HEAD = len(MAGIC) + _LENGTH.size
 _CHUNK = 1 << 24
@@ -305,6 +308,7 @@ def _build_in(directory: Path, source: Path, build, layout: int) -> CachedWeight
         header = read_header(path)
         if _matches(header, source_sha256, source.stat(), layout):
             return CachedWeights(header["metadata"], map_arrays(path, header), path, built=False)
+        started = time.perf_counter()
         metadata, arrays = build()
         stat = source.stat()
         fields = {
@@ -317,6 +321,11 @@ def _build_in(directory: Path, source: Path, build, layout: int) -> CachedWeight
         }
         write_cache(path, metadata, arrays, fields)
         _remove_leftovers(directory, source, keep=path)
+        with open(directory / BUILD_LOG, "a", encoding="utf-8") as log:
+            log.write(
+                f"{time.strftime('%Y-%m-%dT%H:%M:%S%z')} built {path.name} ({path.stat().st_size / 1e6:.0f} MB) "
+                f"from {source} in {time.perf_counter() - started:.1f} s, process {os.getpid()}\n"
+            )
         header = read_header(path)
         if header is None:
             raise CacheUnavailable(f"The weight cache written to {path} does not read back.")

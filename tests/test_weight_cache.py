@@ -192,6 +192,7 @@ def test_two_processes_racing_build_the_cache_once(source, cache_dir, tmp_path):
     outputs = [racer.communicate(timeout=60)[0].split() for racer in racers]
     assert all(racer.returncode == 0 for racer in racers)
     assert log.read_text() == "build\n"
+    assert len((cache_dir / weight_cache.BUILD_LOG).read_text().splitlines()) == 1
     assert sorted(built for built, _ in outputs) == ["False", "False", "True"]
     assert len({path for _, path in outputs}) == 1 and cache_files(cache_dir) == [Path(outputs[0][1])]
 
