@@ -92,3 +92,16 @@ student: $(STAMP)
 .PHONY: html
 html: $(STAMP)
 	$(PY) scripts/export_html.py --out site
+
+# For an instructor with a JupyterHub (docs/classroom.md): the link that pulls the course into each
+# learner's home and opens lesson 00, e.g.
+#   make class-link HUB=https://hub.example.edu REPO=https://github.com/example/decoding-dials
+.PHONY: class-link
+class-link:
+	@$(PYTHON) scripts/class_link.py --hub "$(HUB)" --repo "$(REPO)" $(if $(BRANCH),--branch "$(BRANCH)")
+
+# The proxy JupyterHub needs, from npm at the version hub-proxy/package-lock.json pins
+# (the classroom tests find it in hub-proxy/node_modules).
+.PHONY: hub-proxy
+hub-proxy:
+	npm ci --prefix hub-proxy --no-audit --no-fund
