@@ -143,6 +143,13 @@ class Learner:
         response.raise_for_status()
         return response.json()["id"]
 
+    def stop_kernel(self, kernel_id: str) -> None:
+        import requests
+
+        requests.delete(
+            f"{self.server_url}/api/kernels/{kernel_id}", headers={"Authorization": f"token {self.token}"}, timeout=120
+        ).raise_for_status()
+
     def run(self, code: str, kernel_id: str | None = None, timeout: float = 900) -> str:
         """Run `code` in a kernel over its websocket (the protocol JupyterLab speaks); its stdout.
 
