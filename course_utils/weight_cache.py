@@ -332,10 +332,14 @@ def _build_in(directory: Path, source: Path, build, layout: int) -> CachedWeight
         return CachedWeights(header["metadata"], map_arrays(path, header), path, built=True)
 
 
-def load_cached(source: Path, build: Callable[[], tuple[dict, dict[str, np.ndarray]]], *, layout: int) -> CachedWeights:
+def load_cached(
+    source: Path, build: Callable[[], tuple[dict, dict[str, np.ndarray]]], *, layout: int, verify_data: bool = False
+) -> CachedWeights:
     """The weights of `source`, memory-mapped from the cache; built first if no valid cache exists.
 
     layout: the caller's version of what `build` returns; raise it whenever that changes.
+    verify_data: also check the data's SHA-256 (reads all 540 MB: for install time, not for
+    every kernel), and rebuild a cache that fails it.
     """
     source = Path(source)
     directories = cache_directories()
@@ -343,6 +347,10 @@ def load_cached(source: Path, build: Callable[[], tuple[dict, dict[str, np.ndarr
         found = _find(directory, source, None, layout) if directory.is_dir() else None
         if found is not None:
             path, header = found
+            if verify_data and not verify(path):
+                with contextlib.suppress(OSError):
+                    path.unlink()  # corrupt: built again below
+                continue
             return CachedWeights(header["metadata"], map_arrays(path, header), path, built=False)
     problems = []
     for directory in directories:

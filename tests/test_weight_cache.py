@@ -95,6 +95,10 @@ def test_verify_catches_a_changed_byte_in_the_data(source, cache_dir):
     path.write_bytes(bytes(data))
     assert read_header(path) is not None  # same size, same header: only the checksum tells
     assert not verify(path)
+    build = Builder()
+    assert load_cached(source, build, layout=LAYOUT).path == path and build.calls == 0  # a kernel's fast load
+    rebuilt = load_cached(source, build, layout=LAYOUT, verify_data=True)  # the install-time command's
+    assert build.calls == 1 and rebuilt.built and verify(path)
 
 
 def test_a_new_model_file_or_layout_gets_a_new_cache_and_the_old_one_goes(source, cache_dir):
@@ -189,6 +193,10 @@ def test_two_processes_racing_build_the_cache_once(source, cache_dir, tmp_path):
         for _ in range(3)
     ]
     go.touch()
+    # Meanwhile, a reader: any cache file it can see is whole (written elsewhere, renamed in).
+    while any(racer.poll() is None for racer in racers):
+        for path in cache_files(cache_dir):
+            assert read_header(path) is not None, "a reader saw a partial cache file"
     outputs = [racer.communicate(timeout=60)[0].split() for racer in racers]
     assert all(racer.returncode == 0 for racer in racers)
     assert log.read_text() == "build\n"
