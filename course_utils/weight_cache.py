@@ -233,9 +233,8 @@ def write_cache(path: Path, metadata: dict, arrays: dict[str, np.ndarray], field
     digest = hashlib.sha256()
     arrays = {name: np.ascontiguousarray(array) for name, array in arrays.items()}
     # The data checksum must be in the header, so hash first (cheap next to writing 540 MB).
-    placeholder, _ = _layout_header(metadata, arrays, {**fields, "data_sha256": "0" * 64})
-    data_offset = _aligned(_HEAD + len(placeholder))
-    position = data_offset
+    # A digest is always 64 characters, so the placeholder's layout is the final one.
+    _, position = _layout_header(metadata, arrays, {**fields, "data_sha256": "0" * 64})
     for array in arrays.values():
         padding = _aligned(position) - position
         digest.update(bytes(padding))
