@@ -12,6 +12,7 @@ LAYERS = [
     {"sampling", "ecosystem", "degeneration", "display"},  # pure numpy math, data and number formats
     {"tokenizer"},
     {"model"},
+    {"beam_search"},  # below generation, which routes generate(num_beams=k) to it
     {"generation", "adapters"},
     {"plots"},
     {"widgets"},
