@@ -56,6 +56,7 @@ class Beam:
     text: str  # the new text, without the end-of-sequence token
     score: float  # logprob / len(token_ids) ** length_penalty
     logprob: float  # the sum of the tokens' natural log-probabilities
+    token_logprobs: list[float]  # each token's natural log-probability under the model (T = 1)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class BeamSearchResult:
     text: str  # its new text only, without the end-of-sequence token
     score: float  # its score, as Hugging Face's sequences_scores
     logprob: float  # its summed log-probability
+    token_logprobs: list[float]  # each of its tokens' log-probability under the model (T = 1)
     finish_reason: str  # "eos" or "max_new_tokens"
     beams: list[Beam]  # every finished hypothesis kept, best first
     settings: dict
@@ -100,9 +102,12 @@ def beam_search(
     eos_lookup[list(eos_ids)] = True
 
     running = [[] for _ in range(k)]  # each beam's new tokens
+    running_logprobs = [[] for _ in range(k)]  # and each token's own log-probability
     running_scores = np.full(k, _IMPOSSIBLE)
     running_scores[0] = 0.0
-    finished: list[tuple[float, float, list[int], bool]] = [(_IMPOSSIBLE, _IMPOSSIBLE, [], False)] * k
+    # (score, summed log-prob, tokens, token log-probs, finished?): Hugging Face fills the list with
+    # placeholders that never finished, and so does this.
+    finished: list[tuple] = [(_IMPOSSIBLE, _IMPOSSIBLE, [], [], False)] * k
     improvement_possible = True
 
     cache = model.new_cache(1)
@@ -110,36 +115,41 @@ def beam_search(
     logits = np.repeat(model.forward(np.array([prompt_ids]), cache), k, axis=0)
     for step in range(max_new_tokens):
         generated_length = step + 1
-        log_probs = _log_softmax(logits) + running_scores[:, None]
-        flat = log_probs.reshape(-1)
+        token_log_probs = _log_softmax(logits)
+        flat = (token_log_probs + running_scores[:, None]).reshape(-1)
         top = _top(flat, n_candidates)
         scores, parents, tokens = flat[top], top // model.vocab_size, top % model.vocab_size
         candidates = [running[b] + [int(t)] for b, t in zip(parents, tokens)]
+        candidate_logprobs = [running_logprobs[b] + [float(token_log_probs[b, t])] for b, t in zip(parents, tokens)]
         ends = eos_lookup[tokens] | (generated_length == max_new_tokens)
 
         # The best num_beams candidates that have not ended run on.
         running_order = _top(scores + ends * _IMPOSSIBLE, k)
         running = [candidates[i] for i in running_order]
+        running_logprobs = [candidate_logprobs[i] for i in running_order]
         running_scores = (scores + ends * _IMPOSSIBLE)[running_order]
 
         # Finished candidates among the best num_beams join the finished hypotheses if good enough.
         normalised = scores / generated_length**length_penalty
-        closed = (all(f[3] for f in finished) and early_stopping is True) or not improvement_possible
+        closed = (all(f[-1] for f in finished) and early_stopping is True) or not improvement_possible
         just_finished = ends & (np.arange(n_candidates) < k)
         normalised = normalised + closed * _IMPOSSIBLE + ~just_finished * _IMPOSSIBLE
-        merged = finished + [(normalised[i], scores[i], candidates[i], bool(just_finished[i])) for i in range(n_candidates)]
+        merged = finished + [
+            (normalised[i], scores[i], candidates[i], candidate_logprobs[i], bool(just_finished[i]))
+            for i in range(n_candidates)
+        ]
         finished = [merged[i] for i in _top(np.array([m[0] for m in merged]), k)]
 
         improvement_possible = improvement_possible and _can_improve(
             running_scores[0], finished, generated_length, max_new_tokens, length_penalty, early_stopping
         )
-        all_finished_and_done = all(f[3] for f in finished) and early_stopping is True
+        all_finished_and_done = all(f[-1] for f in finished) and early_stopping is True
         if not improvement_possible or all_finished_and_done or ends.all():
             break
         cache.reorder(parents[running_order] if step else np.zeros(k, dtype=np.int64))
         logits = model.forward(np.array([[beam[-1]] for beam in running]), cache)
 
-    beams = [_beam(model, tokens, score, logprob) for score, logprob, tokens, _ in finished]
+    beams = [_beam(model, *hypothesis[:4]) for hypothesis in finished]
     best = beams[0]
     ended = bool(best.token_ids) and best.token_ids[-1] in eos_ids
     return BeamSearchResult(
@@ -149,6 +159,7 @@ def beam_search(
         text=best.text,
         score=best.score,
         logprob=best.logprob,
+        token_logprobs=best.token_logprobs,
         finish_reason="eos" if ended else "max_new_tokens",
         beams=beams,
         settings=dict(
@@ -178,12 +189,13 @@ def _can_improve(best_running, finished, generated_length, max_new_tokens, lengt
         length = generated_length
     best_possible = best_running / length**length_penalty
     worst_finished = min(f[0] for f in finished)
-    return any(best_possible > (worst_finished if f[3] else _IMPOSSIBLE) for f in finished)
+    return any(best_possible > (worst_finished if f[-1] else _IMPOSSIBLE) for f in finished)
 
 
-def _beam(model, tokens: list[int], score: float, logprob: float) -> Beam:
+def _beam(model, score: float, logprob: float, tokens: list[int], token_logprobs: list[float]) -> Beam:
     ended = bool(tokens) and tokens[-1] in model.eos_ids
-    return Beam(list(tokens), model.decode(tokens[:-1] if ended else tokens), float(score), float(logprob))
+    text = model.decode(tokens[:-1] if ended else tokens)
+    return Beam(list(tokens), text, float(score), float(logprob), list(token_logprobs))
 
 
 # ---- checking what a learner passes in -------------------------------------------------------
