@@ -250,8 +250,10 @@ def _check_token_ids(ids, name: str) -> np.ndarray:
     except ValueError:
         array = np.asarray(ids, dtype=object)
     if array.ndim != 1 or (array.size and array.dtype.kind not in "iu"):
-        bad = next((i for i in np.ravel(array) if not _is_whole(i)), ids) if array.ndim == 1 else ids
-        raise TypeError(f"{name} must be a flat list of token ids (ints), got {bad!r} in it.")
+        if array.ndim != 1:
+            raise TypeError(f"{name} must be a flat list of token ids (ints), got {ids!r}.")
+        bad = next((i for i in array if not _is_whole(i)), ids)
+        raise TypeError(f"{name} must be a flat list of token ids (ints), but it holds {bad!r}.")
     return array.astype(np.int64, copy=False)
 
 
@@ -543,6 +545,12 @@ def _check_histories(prompt_ids, generated_ids, shape: tuple[int, ...]) -> list[
                 raise ValueError(
                     f"{name} must hold one list of token ids per row of logits: the logits have {n_rows} "
                     f"rows, {name} has {count}. For one row of logits, pass a flat list of ids."
+                )
+            flat = [i for i, row in enumerate(ids) if not isinstance(row, (Sequence, np.ndarray)) or isinstance(row, str)]
+            if flat:
+                raise ValueError(
+                    f"{name} must hold one list of token ids per row of logits, but {name}[{flat[0]}] is "
+                    f"{ids[flat[0]]!r}, not a list. With {n_rows} rows, pass {n_rows} lists such as [[1, 2], [3]]."
                 )
             rows = [_check_token_ids(row, f"{name}[{i}]") for i, row in enumerate(ids)]
         for row in rows:
