@@ -188,7 +188,9 @@ class KVCache:
             return
 
         def picked(old: np.ndarray) -> np.ndarray:
-            new = np.zeros((len(rows), *old.shape[1:]), dtype=old.dtype)
+            # Same number of rows: overwrite in place, no new buffer. Slots past `length` are
+            # written by `forward` before attention reads them, so they need no copy.
+            new = old if len(rows) == self.batch_size else np.empty((len(rows), *old.shape[1:]), dtype=old.dtype)
             new[:, :, : self.length] = old[rows, :, : self.length]
             return new
 
