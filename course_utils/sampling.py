@@ -701,16 +701,58 @@ def min_p_filter(logits, min_p, min_tokens_to_keep=1) -> np.ndarray:
 
 
 def sampling_stages(
-    logits, *, temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, order="transformers", min_tokens_to_keep=1
+    logits,
+    *,
+    temperature=1.0,
+    top_k=0,
+    top_p=1.0,
+    min_p=0.0,
+    order="transformers",
+    min_tokens_to_keep=1,
+    prompt_ids=None,
+    generated_ids=None,
+    **penalties,
 ) -> list[Stage]:
     """The distribution after each stage of the chain, in the order ``order`` applies them.
 
     The first stage is always the plain softmax of the logits (T = 1); the last is the
     distribution the next token is drawn from. Stages that are turned off still appear
-    (their label says "off"), so a plot can keep one panel per stage.
+    (their label says "off"), so a plot can keep one panel per stage. With any of
+    `penalize_logits`'s dials set (``penalties``: repetition_penalty, ..., allowed_token_ids), a
+    "penalties" stage follows the input: the softmax of the penalized logits (T = 1).
     """
+    s = _check_settings_by_name(
+        dict(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, order=order,
+             min_tokens_to_keep=min_tokens_to_keep, **penalties)
+    )
     x = _check_logits(logits)
-    return _stages(x, _check_settings(temperature, top_k, top_p, min_p, order, min_tokens_to_keep))
+    histories = _check_histories(prompt_ids, generated_ids, x.shape)
+    if not s.penalties.active:
+        return _stages(x, s)
+    penalized = _penalize(x, histories, s)
+    input_stage, *chain = _stages(penalized, s)
+    return [Stage("input", "softmax of the logits (T = 1)", _softmax(x)),
+            Stage("penalties", _penalty_label(s.penalties, s.order), input_stage.probs), *chain]
+
+
+def _penalty_label(p: _Penalties, order: str) -> str:
+    """For plot titles, e.g. "repetition 1.2, no-repeat 3-gram"."""
+    parts = []
+    if p.allowed_token_ids is not None:
+        parts.append(f"{len(p.allowed_token_ids)} allowed ids")
+    if p.logit_bias is not None:
+        parts.append(f"logit_bias on {len(p.logit_bias[0])} ids")
+    if p.repetition_penalty != 1.0:
+        parts.append(f"repetition {p.repetition_penalty:g}")
+    if p.frequency_penalty:
+        parts.append(f"frequency {p.frequency_penalty:g}")
+    if p.presence_penalty:
+        parts.append(f"presence {p.presence_penalty:g}")
+    if order == "llama.cpp" and (p.repetition_penalty != 1.0 or p.frequency_penalty or p.presence_penalty):
+        parts.append(f"last {p.repeat_last_n} ids")
+    if p.no_repeat_ngram_size:
+        parts.append(f"no-repeat {p.no_repeat_ngram_size}-gram")
+    return ", ".join(parts)
 
 
 def penalize_logits(

@@ -181,7 +181,7 @@ class HuggingFaceModel:
         import torch
 
         with torch.no_grad():
-            out = self.hf_model(input_ids=torch.as_tensor(np.asarray(tokens)), past_key_values=cache.inner, use_cache=True)
+            out = self.hf_model(input_ids=torch.as_tensor(np.asarray(tokens)), cache=cache.inner, use_cache=True)
         return out.logits[:, -1].float().numpy()
 
     def decode(self, ids):

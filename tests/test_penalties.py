@@ -453,3 +453,20 @@ def test_llama_cpp_order_in_generate(model):
     g = generate(model, "The Romans built roads that were built to", temperature=0, max_new_tokens=8,
                  order="llama.cpp", repetition_penalty=1.5, repeat_last_n=8)
     assert g.settings["repeat_last_n"] == 8 and len(g.token_ids) >= 1
+
+
+def test_sampling_stages_show_the_penalties_stage_only_when_a_dial_is_set():
+    from course_utils.sampling import sampling_stages
+
+    plain = sampling_stages(LOGITS, temperature=0.7, top_k=3)
+    assert [s.name for s in plain] == ["input", "temperature", "top_k", "top_p", "min_p"]
+    stages = sampling_stages(LOGITS, temperature=0.7, top_k=3, generated_ids=[4, 4], repetition_penalty=2.0,
+                             no_repeat_ngram_size=1)
+    assert [s.name for s in stages] == ["input", "penalties", "temperature", "top_k", "top_p", "min_p"]
+    assert stages[1].label == "repetition 2, no-repeat 1-gram"
+    np.testing.assert_allclose(stages[0].probs, softmax(LOGITS))
+    np.testing.assert_allclose(stages[1].probs, softmax(penalize_logits(
+        LOGITS, generated_ids=[4, 4], repetition_penalty=2.0, no_repeat_ngram_size=1)))
+    assert stages[1].probs[4] == 0.0
+    np.testing.assert_allclose(stages[-1].probs, next_token_distribution(
+        LOGITS, temperature=0.7, top_k=3, generated_ids=[4, 4], repetition_penalty=2.0, no_repeat_ngram_size=1))
