@@ -4,6 +4,11 @@ A step is temperature 0.7, top-k 50, top-p 0.9, min-p 0.05 and one draw, on the 
 logits for both, at SmolLM2's vocabulary (49,152) and Llama 3's (128,256); then the same step
 with top_k=0. Prints the median of many repetitions and the speed-up.
 
+Then what the repetition dials add to that step at SmolLM2's vocabulary (target: at most 0.3 ms),
+with 300 ids of history (a 100-token prompt and 200 generated tokens, as the replication's), and
+what one step of beam search costs on the course's model (its forward pass over num_beams rows,
+the cache reorder and the candidate selection), per number of beams.
+
     .venv/bin/python benchmarks/bench_sampling.py
 """
 
@@ -13,6 +18,17 @@ import time
 import numpy as np
 
 from course_utils.sampling import sample_next_token
+
+# Each row: the dials added to STEP (top_k=50), as lesson 06 and the replication use them.
+PENALTY_SETTINGS = {
+    "repetition_penalty=1.2": dict(repetition_penalty=1.2),
+    "frequency 0.5 + presence 0.5": dict(frequency_penalty=0.5, presence_penalty=0.5),
+    "no_repeat_ngram_size=3": dict(no_repeat_ngram_size=3),
+    "all three": dict(repetition_penalty=1.2, frequency_penalty=0.5, presence_penalty=0.5, no_repeat_ngram_size=3),
+    "llama.cpp penalties (last 64)": dict(repetition_penalty=1.2, frequency_penalty=0.5, order="llama.cpp"),
+    "logit_bias (10 ids)": dict(logit_bias={i: -5.0 for i in range(10)}),
+}
+BEAM_WIDTHS = [4, 16]
 
 VOCABS = [49_152, 128_256]
 STEP = dict(temperature=0.7, top_p=0.9, min_p=0.05)
@@ -74,6 +90,41 @@ def main():
                 continue
             theirs = median_ms(transformers_step(logits, top_k), 200 if top_k else 60)
             print(f"{vocab:>8} {top_k:>6} {ours:>16.3f} {theirs:>16.3f} {theirs / ours:>8.1f}x")
+    penalty_costs(rng)
+    beam_search_costs()
+
+
+def penalty_costs(rng):
+    """The added cost of each dial on one sampling step at SmolLM2's vocabulary."""
+    vocab = VOCABS[0]
+    logits = model_like_logits(vocab, rng)
+    history = dict(prompt_ids=rng.integers(0, vocab, 100).tolist(), generated_ids=rng.integers(0, vocab, 200).tolist())
+    draw_rng = np.random.default_rng(1)
+    base = median_ms(lambda: sample_next_token(logits, rng=draw_rng, top_k=50, **STEP, **history), 400)
+    print(f"\nrepetition dials, one step at vocab {vocab} (top_k=50, 300 ids of history): base {base:.3f} ms")
+    print(f"{'dials':>32} {'step ms':>9} {'added ms':>9}")
+    for name, dials in PENALTY_SETTINGS.items():
+        ms = median_ms(lambda: sample_next_token(logits, rng=draw_rng, top_k=50, **STEP, **history, **dials), 400)
+        print(f"{name:>32} {ms:>9.3f} {ms - base:>9.3f}")
+
+
+def beam_search_costs():
+    """Beam search per step on the course's model: a greedy step for comparison, then per width."""
+    from course_utils.beam_search import beam_search
+    from course_utils.generation import generate
+    from course_utils.model import load_model
+
+    model = load_model()
+    prompt, steps = "The Romans built roads that", 16
+    greedy = median_ms(lambda: generate(model, prompt, temperature=0, max_new_tokens=steps), 3) / steps
+    print(f"\nbeam search on the course's model ({steps} steps after a {len(model.encode(prompt))}-token prompt)")
+    print(f"{'method':>18} {'ms per step':>12}")
+    print(f"{'greedy':>18} {greedy:>12.1f}")
+    for width in BEAM_WIDTHS:
+        ms = median_ms(
+            lambda: beam_search(model, prompt, num_beams=width, max_new_tokens=steps, early_stopping="never"), 3
+        ) / steps
+        print(f"{f'{width} beams':>18} {ms:>12.1f}")
 
 
 if __name__ == "__main__":

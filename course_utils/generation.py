@@ -15,6 +15,13 @@ in the chain `order`), and draws the next token from it with the generation's ow
 `max_new_tokens` or at an end-of-sequence token (<|im_end|>, <|endoftext|>), which is recorded
 as the last step but not included in `.text`.
 
+Repetition dials: `repetition_penalty`, `frequency_penalty`, `presence_penalty`,
+`no_repeat_ngram_size` (and `repeat_last_n` with `order="llama.cpp"`), `logit_bias` and
+`allowed_token_ids` act on the raw logits before temperature and truncation, each step reading the
+prompt's ids and the ids generated so far (`sampling.penalize_logits` has the rules).
+`num_beams=k` with k > 1 runs beam search instead (`course_utils.beam_search`), as Hugging Face's
+`generate(num_beams=k, do_sample=False)` does.
+
 Every step records its `margin`: how far (in logits) the choice was from going to another token
 (`sampling.draw_next_token`). Two machines' logits differ in their last digits, so a text is the
 same on every machine only if no step was a near-tie; with the environment variable
@@ -27,7 +34,7 @@ Batches -- many sequences through the model at once
                           temperature=1.0, top_p=0.95, seed=0)
 
 `generate_batch(model, prompts, *, max_new_tokens, temperature, top_k, top_p, min_p, order,
-min_tokens_to_keep, seed, chat)` takes a list of prompts (strings, or lists of token ids) and
+min_tokens_to_keep, seed, chat, <the repetition dials>)` takes a list of prompts (strings, or lists of token ids) and
 returns one `Generation` per prompt, in order. The prompts are left-padded into one array and
 run through `LlamaModel.forward` together, each row masked from the others' padding, so a batch
 of 8 costs far less than 8 single runs (see benchmarks/bench_model.py). Row `i` draws from its
@@ -40,13 +47,15 @@ token for token: the batch never changes a result, only how fast it arrives.
 
 from __future__ import annotations
 
+import inspect
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from course_utils import sampling
+from course_utils.beam_search import BeamSearchResult, beam_search, check_max_new_tokens, encode_prompt
 
 
 @dataclass(frozen=True)
@@ -93,11 +102,50 @@ def generate(
     min_tokens_to_keep: int = 1,
     seed: int | Sequence[int] = 0,
     chat: bool = False,
-) -> Generation:
-    """Continue `prompt` token by token; see the module docstring for the settings."""
-    settings = _sampling_settings(temperature, top_k, top_p, min_p, order, min_tokens_to_keep)
-    _check_max_new_tokens(max_new_tokens)
-    prompt_text, ids = _prompt_ids(model, prompt, chat, name="prompt")
+    repetition_penalty: float = 1.0,
+    frequency_penalty: float = 0.0,
+    presence_penalty: float = 0.0,
+    no_repeat_ngram_size: int = 0,
+    repeat_last_n: int = 64,
+    logit_bias: Mapping[int, float] | None = None,
+    allowed_token_ids: Sequence[int] | None = None,
+    num_beams: int = 1,
+    length_penalty: float = 1.0,
+    early_stopping: bool | str = False,
+) -> Generation | BeamSearchResult:
+    """Continue `prompt` token by token; see the module docstring for the settings.
+
+    `num_beams` > 1 runs `beam_search.beam_search` instead (Hugging Face's
+    `generate(num_beams=k, do_sample=False)`): it takes no sampling or penalty settings, only
+    `length_penalty` and `early_stopping`, and returns a `beam_search.BeamSearchResult`.
+    """
+    if num_beams != 1:
+        sampling_keywords = dict(
+            temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, order=order,
+            min_tokens_to_keep=min_tokens_to_keep, seed=seed, repetition_penalty=repetition_penalty,
+            frequency_penalty=frequency_penalty, presence_penalty=presence_penalty,
+            no_repeat_ngram_size=no_repeat_ngram_size, repeat_last_n=repeat_last_n, logit_bias=logit_bias,
+            allowed_token_ids=allowed_token_ids,
+        )
+        _check_no_sampling_keywords(sampling_keywords)
+        return beam_search(
+            model, prompt, num_beams=num_beams, max_new_tokens=max_new_tokens, length_penalty=length_penalty,
+            early_stopping=early_stopping, chat=chat,
+        )
+    if length_penalty != 1.0 or early_stopping is not False:
+        raise ValueError(
+            "length_penalty and early_stopping are beam search settings; they need num_beams > 1 "
+            f"(got num_beams={num_beams!r})."
+        )
+    settings = _sampling_settings(
+        model, temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, order=order,
+        min_tokens_to_keep=min_tokens_to_keep, repetition_penalty=repetition_penalty,
+        frequency_penalty=frequency_penalty, presence_penalty=presence_penalty,
+        no_repeat_ngram_size=no_repeat_ngram_size, repeat_last_n=repeat_last_n, logit_bias=logit_bias,
+        allowed_token_ids=allowed_token_ids,
+    )
+    check_max_new_tokens(max_new_tokens)
+    prompt_text, ids = encode_prompt(model, prompt, chat, name="prompt")
     rng = np.random.default_rng(_check_seed(seed))
     eos_ids = model.eos_ids
 
@@ -105,7 +153,7 @@ def generate(
     steps: list[GenerationStep] = []
     for _ in range(max_new_tokens):
         logits = model.next_token_logits(ids + new_ids)
-        step = _choose(model, logits, rng, settings)
+        step = _choose(model, logits, rng, settings, ids, new_ids)
         steps.append(step)
         new_ids.append(step.token_id)
         if step.token_id in eos_ids:
@@ -126,20 +174,33 @@ def generate_batch(
     min_tokens_to_keep: int = 1,
     seed: int | Sequence = 0,
     chat: bool = False,
+    repetition_penalty: float = 1.0,
+    frequency_penalty: float = 0.0,
+    presence_penalty: float = 0.0,
+    no_repeat_ngram_size: int = 0,
+    repeat_last_n: int = 64,
+    logit_bias: Mapping[int, float] | None = None,
+    allowed_token_ids: Sequence[int] | None = None,
 ) -> list[Generation]:
     """`generate` for several prompts at once, through one batched forward pass per step.
 
     Row i uses `np.random.default_rng(seed + i)` (or `seed[i]` if `seed` is a list), so its result
     equals `generate(model, prompts[i], seed=seed + i, ...)`.
     """
-    settings = _sampling_settings(temperature, top_k, top_p, min_p, order, min_tokens_to_keep)
-    _check_max_new_tokens(max_new_tokens)
+    settings = _sampling_settings(
+        model, temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, order=order,
+        min_tokens_to_keep=min_tokens_to_keep, repetition_penalty=repetition_penalty,
+        frequency_penalty=frequency_penalty, presence_penalty=presence_penalty,
+        no_repeat_ngram_size=no_repeat_ngram_size, repeat_last_n=repeat_last_n, logit_bias=logit_bias,
+        allowed_token_ids=allowed_token_ids,
+    )
+    check_max_new_tokens(max_new_tokens)
     if isinstance(prompts, str) or not isinstance(prompts, Sequence) or len(prompts) == 0:
         raise TypeError(
             f"prompts must be a non-empty list of prompts (strings or lists of token ids), got {prompts!r}. "
             "For a single prompt, use generate()."
         )
-    encoded = [_prompt_ids(model, p, chat, name=f"prompts[{i}]") for i, p in enumerate(prompts)]
+    encoded = [encode_prompt(model, p, chat, name=f"prompts[{i}]") for i, p in enumerate(prompts)]
     seeds = _row_seeds(seed, len(prompts))
     rngs = [np.random.default_rng(s) for s in seeds]
     eos_ids = model.eos_ids
@@ -160,7 +221,7 @@ def generate_batch(
     for step_index in range(max_new_tokens):
         chosen = np.zeros(batch, dtype=np.int64)
         for row in np.flatnonzero(running):
-            step = _choose(model, logits[row], rngs[row], settings)
+            step = _choose(model, logits[row], rngs[row], settings, encoded[row][1], new_ids[row])
             steps[row].append(step)
             new_ids[row].append(step.token_id)
             chosen[row] = step.token_id
@@ -175,10 +236,11 @@ def generate_batch(
     ]
 
 
-def _choose(model, logits: np.ndarray, rng: np.random.Generator, settings: dict) -> GenerationStep:
+def _choose(model, logits, rng, settings: dict, prompt_ids: list[int], new_ids: list[int]) -> GenerationStep:
     """Draw one token from the final distribution of `logits` and record how it was chosen."""
-    final = sampling.next_token_distribution(logits, **settings)
-    draw = sampling.draw_next_token(logits, rng=rng, **settings)
+    history = dict(prompt_ids=prompt_ids, generated_ids=new_ids)
+    final = sampling.next_token_distribution(logits, **settings, **history)
+    draw = sampling.draw_next_token(logits, rng=rng, **settings, **history)
     token = draw.token
     return GenerationStep(
         token_id=token,
@@ -207,20 +269,26 @@ def _record(model, prompt_text, prompt_ids, new_ids, steps, settings) -> Generat
 # ---- checking what a learner passes in -------------------------------------------------------
 
 
-def _sampling_settings(temperature, top_k, top_p, min_p, order, min_tokens_to_keep) -> dict:
-    settings = dict(
-        temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, order=order, min_tokens_to_keep=min_tokens_to_keep
-    )
-    # Validate before the model runs: sampling's own checks, on a two-token stand-in.
-    sampling.next_token_distribution(np.zeros(2), **settings)
+def _sampling_settings(model, **settings) -> dict:
+    # Validate before the model runs: sampling's own checks, on a stand-in row of the model's
+    # vocabulary (so logit_bias and allowed_token_ids are checked against it too).
+    sampling.next_token_distribution(np.zeros(model.vocab_size), **settings)
     return settings
 
 
-def _check_max_new_tokens(max_new_tokens) -> None:
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, numbers.Integral) or max_new_tokens < 1:
+def _check_no_sampling_keywords(keywords: dict) -> None:
+    """Beam search draws nothing: refuse sampling settings rather than silently ignore them."""
+    defaults = inspect.signature(generate).parameters
+    def is_default(name, value):
+        default = defaults[name].default
+        return value is None if default is None else (value is not None and value == default)
+
+    changed = [name for name, value in keywords.items() if not is_default(name, value)]
+    if changed:
         raise ValueError(
-            f"max_new_tokens must be a whole number of at least 1, got {max_new_tokens!r}. "
-            "It is how many tokens to generate at most, e.g. max_new_tokens=32."
+            f"num_beams > 1 runs beam search, which is deterministic and takes no sampling settings, "
+            f"but {', '.join(changed)} {'was' if len(changed) == 1 else 'were'} given. Use num_beams=1 to "
+            "sample, or leave those settings at their defaults (as Hugging Face's do_sample=False)."
         )
 
 
@@ -245,35 +313,3 @@ def _row_seeds(seed, n_rows: int) -> list:
         f"seed must be a whole number (row i then uses seed + i) or a list of {n_rows} seeds, one per prompt; "
         f"got {seed!r}."
     )
-
-
-def _check_ids(ids, vocab_size: int, name: str) -> list[int]:
-    checked = []
-    for position, token_id in enumerate(ids):
-        if isinstance(token_id, bool) or not isinstance(token_id, numbers.Integral):
-            raise TypeError(f"{name}[{position}] = {token_id!r} is not a token id (an int).")
-        if not 0 <= token_id < vocab_size:
-            raise ValueError(f"{name}[{position}] = {token_id} is not a token id; ids go from 0 to {vocab_size - 1}.")
-        checked.append(int(token_id))
-    if not checked:
-        raise ValueError(f"{name} is an empty list of token ids; the model needs at least one token.")
-    return checked
-
-
-def _prompt_ids(model, prompt, chat: bool, name: str) -> tuple[str, list[int]]:
-    """The prompt as text and the token ids the model reads."""
-    if not isinstance(chat, bool):
-        raise TypeError(f"chat must be True or False, got {chat!r}.")
-    if isinstance(prompt, str):
-        if not prompt and not chat:
-            raise ValueError(f"{name} is empty; the model needs at least one token to continue from.")
-        return prompt, model.encode(model.chat_prompt(prompt) if chat else prompt)
-    if isinstance(prompt, Sequence) or isinstance(prompt, np.ndarray):
-        if chat:
-            raise ValueError(
-                f"chat=True wraps a text prompt in the chat template; {name} is a list of token ids. "
-                "Pass the user's message as a string, or apply model.chat_prompt() yourself."
-            )
-        ids = _check_ids(prompt, model.vocab_size, name)
-        return model.decode(ids), ids
-    raise TypeError(f"{name} must be a string or a list of token ids, got {type(prompt).__name__}: {prompt!r}.")

@@ -192,6 +192,28 @@ class KVCache:
         self.length += n_new
         return start, np.maximum(positions, 0)
 
+    def reorder(self, rows) -> None:
+        """Make row i a copy of old row `rows[i]` (beam search keeps the beams that continue).
+
+        `rows` may repeat or drop rows and have another length: the batch becomes `len(rows)` rows.
+        Only the filled slots are copied, not the spare capacity.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) == self.batch_size and (rows == np.arange(self.batch_size)).all():
+            return
+
+        def picked(old: np.ndarray) -> np.ndarray:
+            # Same number of rows: overwrite in place, no new buffer. Slots past `length` are
+            # written by `forward` before attention reads them, so they need no copy.
+            new = old if len(rows) == self.batch_size else np.empty((len(rows), *old.shape[1:]), dtype=old.dtype)
+            new[:, :, : self.length] = old[rows, :, : self.length]
+            return new
+
+        self.keys = [picked(k) for k in self.keys]
+        self.values = [picked(v) for v in self.values]
+        self.real, self.n_real = self.real[rows], self.n_real[rows]
+        self.batch_size = len(rows)
+
     def truncate(self, length: int) -> None:
         """Forget every slot from `length` on (single unpadded sequences only)."""
         self.length = length

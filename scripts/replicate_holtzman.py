@@ -12,8 +12,11 @@ the paper's numbers. The committed ``data/holtzman_replication.json`` came from
 (37,268 generated tokens in about 6 minutes on a 2-core machine; a progress bar shows how
 far it got). ``--batch-size`` changes only the speed, never the results.
 
-Methods: greedy, pure sampling (T=1, top_k=0: the whole vocabulary), T=0.7, top-k 40,
-top-p 0.95 (nucleus) and min-p 0.1, each with Hugging Face's semantics (course_utils.sampling).
+Methods: greedy, beam search with 16 beams (as the paper; course_utils.beam_search, exactly
+Hugging Face's), pure sampling (T=1, top_k=0: the whole vocabulary), T=0.7, top-k 40, top-p 0.95
+(nucleus) and min-p 0.1, each with Hugging Face's semantics (course_utils.sampling); and two cures
+for repetition the paper did not run: greedy with repetition_penalty 1.2 (Hugging Face's) and
+T=0.7 with frequency_penalty 0.5 (OpenAI's).
 Metrics (course_utils.degeneration): repetition % (generations that end in a repeating loop),
 distinct-2, Self-BLEU-4, and perplexity -- the model's own, from the log-probability each
 generated token had under the *unmodified* distribution (T=1, no truncation), as in the paper.
@@ -47,7 +50,7 @@ from course_utils.degeneration import (
     repetition_rate,
     self_bleu,
 )
-from course_utils.generation import generate_batch
+from course_utils.generation import generate, generate_batch
 from course_utils.model import load_model
 
 REPO = Path(__file__).resolve().parent.parent
@@ -58,11 +61,17 @@ SCHEMA_VERSION = 1
 # the keys of PAPER_TABLE1.
 METHODS: dict[str, tuple[str, dict]] = {
     "greedy": ("Greedy", {"temperature": 0.0}),
+    "beam_search_16": ("Beam search (16 beams)", {"num_beams": 16}),
     "pure_sampling": ("Pure sampling (T=1, top_k=0)", {"temperature": 1.0, "top_k": 0}),
     "temperature_0.7": ("Temperature 0.7", {"temperature": 0.7}),
     "top_k_40": ("Top-k 40", {"top_k": 40}),
     "top_p_0.95": ("Top-p (nucleus) 0.95", {"top_p": 0.95}),
     "min_p_0.1": ("Min-p 0.1", {"min_p": 0.1}),
+    "greedy_repetition_penalty_1.2": ("Greedy + repetition_penalty 1.2", {"temperature": 0.0, "repetition_penalty": 1.2}),
+    "temperature_0.7_frequency_penalty_0.5": (
+        "T=0.7 + frequency_penalty 0.5",
+        {"temperature": 0.7, "frequency_penalty": 0.5},
+    ),
 }
 
 METRIC_DEFINITIONS = {
@@ -141,30 +150,21 @@ def replicate(
             label, settings = METHODS[name]
             bar.set_description(f"{name:>16}")
             generations = []
-            for lo in range(0, len(prompts), batch_size):
-                hi = min(lo + batch_size, len(prompts))
-                before = bar.n
-                batch = generate_batch(
-                    counting_model, prompts[lo:hi], max_new_tokens=max_new_tokens,
-                    seed=[[seed, i] for i in range(lo, hi)], **settings,
+            for i, (text, ids, logprobs, hit_eos) in enumerate(
+                _decode(model, counting_model, bar, prompts, settings, max_new_tokens, seed, batch_size)
+            ):
+                loop = loop_at_end(ids)
+                generations.append(
+                    {
+                        "prompt_index": i,
+                        "text": text,
+                        "token_ids": ids,
+                        "logprobs": [round(lp, 4) for lp in logprobs],
+                        "hit_eos": hit_eos,
+                        "loop": None if loop is None else {"period": loop.period, "span": loop.span},
+                    }
                 )
-                # Rows that stopped early at end-of-sequence still count as done on the bar.
-                bar.update((hi - lo) * max_new_tokens - (bar.n - before))
-                for i, g in zip(range(lo, hi), batch):
-                    steps = g.steps[:-1] if g.finish_reason == "eos" else g.steps
-                    ids = [s.token_id for s in steps]
-                    loop = loop_at_end(ids)
-                    generations.append(
-                        {
-                            "prompt_index": i,
-                            "text": g.text,
-                            "token_ids": ids,
-                            "logprobs": [round(s.logprob, 4) for s in steps],
-                            "hit_eos": g.finish_reason == "eos",
-                            "loop": None if loop is None else {"period": loop.period, "span": loop.span},
-                        }
-                    )
-                    n_tokens += len(ids)
+                n_tokens += len(ids)
             results["methods"][name] = {
                 "label": label,
                 "settings": settings,
@@ -178,6 +178,31 @@ def replicate(
         "tokens_per_second": round(n_tokens / elapsed, 1),
     }
     return results
+
+
+def _decode(model, counting_model, bar, prompts, settings, max_new_tokens, seed, batch_size):
+    """Yield (text, token ids, log-probs, hit_eos) per prompt, end-of-sequence token left out."""
+    if "num_beams" in settings:
+        # Beam search runs its beams as the batch, one prompt at a time.
+        for prompt in prompts:
+            result = generate(model, prompt, max_new_tokens=max_new_tokens, **settings)
+            bar.update(max_new_tokens)
+            hit_eos = result.finish_reason == "eos"
+            n = len(result.token_ids) - hit_eos
+            yield result.text, result.token_ids[:n], result.token_logprobs[:n], hit_eos
+        return
+    for lo in range(0, len(prompts), batch_size):
+        hi = min(lo + batch_size, len(prompts))
+        before = bar.n
+        batch = generate_batch(
+            counting_model, prompts[lo:hi], max_new_tokens=max_new_tokens,
+            seed=[[seed, i] for i in range(lo, hi)], **settings,
+        )
+        # Rows that stopped early at end-of-sequence still count as done on the bar.
+        bar.update((hi - lo) * max_new_tokens - (bar.n - before))
+        for g in batch:
+            steps = g.steps[:-1] if g.finish_reason == "eos" else g.steps
+            yield g.text, [s.token_id for s in steps], [s.logprob for s in steps], g.finish_reason == "eos"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -198,7 +223,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def format_table(results: dict) -> str:
     """The results as a plain-text table, the paper's numbers beside ours where it has them."""
-    header = f"{'method':<30}{'rep %':>8}{'ppl':>8}{'dist-2':>8}{'S-BLEU4':>9}{'paper rep %':>13}{'paper ppl':>11}"
+    header = f"{'method':<34}{'rep %':>8}{'ppl':>8}{'dist-2':>8}{'S-BLEU4':>9}{'paper rep %':>13}{'paper ppl':>11}"
     lines = [header, "-" * len(header)]
 
     def fmt(value, spec):
@@ -207,12 +232,12 @@ def format_table(results: dict) -> str:
     for name, method in results["methods"].items():
         m, paper = method["metrics"], results["paper"]["table1"].get(name, {})
         lines.append(
-            f"{method['label']:<30}{fmt(m['repetition_pct'], '8.1f')}{fmt(m['perplexity'], '8.2f')}"
+            f"{method['label']:<34}{fmt(m['repetition_pct'], '8.1f')}{fmt(m['perplexity'], '8.2f')}"
             f"{fmt(m['distinct_2'], '8.3f')}{fmt(m['self_bleu_4'], '9.3f')}"
             f"{fmt(paper.get('repetition_pct'), '13.2f')}{fmt(paper.get('perplexity'), '11.2f')}"
         )
     human = results["paper"]["table1"]["human"]["perplexity"]
-    lines.append(f"{'Human text (paper only)':<30}{'':>8}{'':>8}{'':>8}{'':>9}{'-':>13}{human:>11.2f}")
+    lines.append(f"{'Human text (paper only)':<34}{'':>8}{'':>8}{'':>8}{'':>9}{'-':>13}{human:>11.2f}")
     return "\n".join(lines)
 
 

@@ -200,5 +200,5 @@ def test_paper_numbers():
     assert PAPER_TABLE1["pure_sampling"] == {"repetition_pct": 0.22, "perplexity": 22.73}
     assert PAPER_TABLE1["top_p_0.95"] == {"repetition_pct": 0.36, "perplexity": 13.13}
     assert PAPER_TABLE1["top_k_40"] == {"repetition_pct": 0.78, "perplexity": 6.88}
-    assert PAPER_TABLE1["beam_16"] == {"repetition_pct": 28.94, "perplexity": 1.48}
+    assert PAPER_TABLE1["beam_search_16"] == {"repetition_pct": 28.94, "perplexity": 1.48}
     assert PAPER_TABLE1["human"] == {"perplexity": 12.38}

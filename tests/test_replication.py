@@ -88,6 +88,13 @@ def test_tiny_run_settings_do_what_they_say(tiny_run):
     methods = results["methods"]
     assert methods["greedy"]["settings"] == {"temperature": 0.0}
     assert methods["pure_sampling"]["settings"] == {"temperature": 1.0, "top_k": 0}
+    assert methods["beam_search_16"]["settings"] == {"num_beams": 16}
+    assert methods["greedy_repetition_penalty_1.2"]["settings"] == {"temperature": 0.0, "repetition_penalty": 1.2}
+    assert methods["temperature_0.7_frequency_penalty_0.5"]["settings"] == {"temperature": 0.7, "frequency_penalty": 0.5}
+    # The penalty moves greedy off its own choices: some token differs from plain greedy's.
+    plain = [g["token_ids"] for g in methods["greedy"]["generations"]]
+    penalised = [g["token_ids"] for g in methods["greedy_repetition_penalty_1.2"]["generations"]]
+    assert plain != penalised
     # Greedy picks the most likely token: its log-probs are the highest of any method on average.
     greedy = [lp for g in methods["greedy"]["generations"] for lp in g["logprobs"]]
     pure = [lp for g in methods["pure_sampling"]["generations"] for lp in g["logprobs"]]
