@@ -67,6 +67,7 @@ class GenerationStep:
     prob: float  # probability the token had in the final (post-truncation) distribution
     entropy: float  # entropy of that final distribution, in bits
     n_kept: int  # how many tokens survived truncation (had probability > 0)
+    rank: int  # 0 if the token was the most likely of that distribution, 1 if the second, ...
     logprob: float  # natural log-probability under the model's own distribution (T=1, nothing cut)
     margin: float  # how much a logit must move to change this choice (sampling.Draw.margin)
 
@@ -153,7 +154,7 @@ def generate(
     steps: list[GenerationStep] = []
     for _ in range(max_new_tokens):
         logits = model.next_token_logits(ids + new_ids)
-        step = _choose(model, logits, rng, settings, ids, new_ids)
+        step = next_step(model, logits, rng=rng, settings=settings, prompt_ids=ids, generated_ids=new_ids)
         steps.append(step)
         new_ids.append(step.token_id)
         if step.token_id in eos_ids:
@@ -221,7 +222,10 @@ def generate_batch(
     for step_index in range(max_new_tokens):
         chosen = np.zeros(batch, dtype=np.int64)
         for row in np.flatnonzero(running):
-            step = _choose(model, logits[row], rngs[row], settings, encoded[row][1], new_ids[row])
+            step = next_step(
+                model, logits[row], rng=rngs[row], settings=settings,
+                prompt_ids=encoded[row][1], generated_ids=new_ids[row],
+            )
             steps[row].append(step)
             new_ids[row].append(step.token_id)
             chosen[row] = step.token_id
@@ -236,9 +240,17 @@ def generate_batch(
     ]
 
 
-def _choose(model, logits, rng, settings: dict, prompt_ids: list[int], new_ids: list[int]) -> GenerationStep:
-    """Draw one token from the final distribution of `logits` and record how it was chosen."""
-    history = dict(prompt_ids=prompt_ids, generated_ids=new_ids)
+def next_step(
+    model, logits, *, rng: np.random.Generator, settings: dict, prompt_ids: Sequence[int], generated_ids: Sequence[int]
+) -> GenerationStep:
+    """The course's central step: draw one token from the final distribution of `logits`, and
+    record how it was chosen.
+
+    `settings` are sampling keywords (temperature, top_k, ..., the penalties); `prompt_ids` and
+    `generated_ids` are what the model has read so far (the penalties count them). `generate`,
+    `generate_batch` and the lesson 05 stepper all draw through this function.
+    """
+    history = dict(prompt_ids=prompt_ids, generated_ids=generated_ids)
     final = sampling.next_token_distribution(logits, **settings, **history)
     draw = sampling.draw_next_token(logits, rng=rng, **settings, **history)
     token = draw.token
@@ -248,6 +260,7 @@ def _choose(model, logits, rng, settings: dict, prompt_ids: list[int], new_ids: 
         prob=float(final[token]),
         entropy=float(sampling.entropy(final)),
         n_kept=int(np.count_nonzero(final)),
+        rank=int(np.count_nonzero(final > final[token])),
         logprob=float(sampling.log_softmax(logits)[token]),
         margin=draw.margin,
     )

@@ -21,7 +21,7 @@ from course_utils.widgets.lesson01 import TopTokensExplorer
 from course_utils.widgets.lesson02 import SOFTMAX_LOGITS, SOFTMAX_TOKENS, SoftmaxExplorer
 from course_utils.widgets.lesson03 import TemperatureExplorer
 from course_utils.widgets.lesson04 import ChainOrderExplorer, TruncationExplorer
-from course_utils.widgets.lesson05 import GeneratedToken, GenerationStepper
+from course_utils.widgets.lesson05 import GenerationStepper
 from course_utils.widgets.model_explorer import GOOD_PROMPTS, TEMPERATURES, ModelExplorer, dial_controls
 
 __all__ = [
@@ -39,5 +39,4 @@ __all__ = [
     "TruncationExplorer",
     "ChainOrderExplorer",
     "GenerationStepper",
-    "GeneratedToken",
 ]
