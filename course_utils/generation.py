@@ -21,13 +21,36 @@ same on every machine only if no step was a near-tie; with the environment varia
 `COURSE_MIN_MARGIN=<logits>` set (the lesson tests set it), a step decided by less raises
 `sampling.NearTieError` instead of printing a text that another machine would not reproduce.
 
+Structured output -- only what a grammar allows
+-----------------------------------------------
+    person = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+              "required": ["name", "age"]}
+    g = generate(model, "Describe Alice, 31, as JSON.", chat=True, json_schema=person, temperature=0)
+    g.complete                  # True: g.text parses and validates against the schema
+
+`json_schema=` (a JSON Schema, dict or JSON text) or `grammar=` (a Lark grammar, or
+{"syntax": "regex", "definition": ...}) constrains every step: the tokens the grammar forbids get
+-inf on the raw logits, before temperature, top-k, top-p and min-p (where vLLM and llama.cpp put
+it, see `ecosystem.STRUCTURED_OUTPUT`), and the token is drawn by `sampling.draw_next_token` as
+always. When the grammar is complete the end-of-sequence tokens are allowed too; when nothing else
+can follow, they are the only choice. See `course_utils.structured` for the formats and the errors.
+
+A cut-short text is not valid: `Generation.complete` says whether the constrained text is a
+whole match of the grammar (True) or was cut off by `max_new_tokens` first (False); it is None for
+an unconstrained generation. `finish_reason` keeps its meaning: "eos" is OpenAI's "stop",
+"max_new_tokens" OpenAI's "length" -- and, as OpenAI warns for "length", the JSON may then be
+incomplete. Each step's `allowed_prob` is the probability the model itself (T = 1) gave to the
+tokens the grammar allowed: 1 - allowed_prob is what the mask removed. `logprob` stays the model's
+own, unmasked log-probability, so the sum of the logprobs is the model's log-probability of the
+constrained text.
+
 Batches -- many sequences through the model at once
 ---------------------------------------------------
     gens = generate_batch(model, ["The cat", "In 1905, Einstein"], max_new_tokens=64,
                           temperature=1.0, top_p=0.95, seed=0)
 
 `generate_batch(model, prompts, *, max_new_tokens, temperature, top_k, top_p, min_p, order,
-min_tokens_to_keep, seed, chat)` takes a list of prompts (strings, or lists of token ids) and
+min_tokens_to_keep, seed, chat, json_schema, grammar)` takes a list of prompts (strings, or lists of token ids) and
 returns one `Generation` per prompt, in order. The prompts are left-padded into one array and
 run through `LlamaModel.forward` together, each row masked from the others' padding, so a batch
 of 8 costs far less than 8 single runs (see benchmarks/bench_model.py). Row `i` draws from its
@@ -46,7 +69,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from course_utils import sampling
+from course_utils import sampling, structured
 
 
 @dataclass(frozen=True)
@@ -60,6 +83,9 @@ class GenerationStep:
     n_kept: int  # how many tokens survived truncation (had probability > 0)
     logprob: float  # natural log-probability under the model's own distribution (T=1, nothing cut)
     margin: float  # how much a logit must move to change this choice (sampling.Draw.margin)
+    # Constrained generations only: the model's own probability (T = 1) of the tokens the grammar
+    # allowed at this step; None without a constraint.
+    allowed_prob: float | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +99,9 @@ class Generation:
     steps: list[GenerationStep]
     finish_reason: str  # "eos" (the model ended it) or "max_new_tokens" (we cut it off)
     settings: dict  # the sampling settings and seed used
+    # Constrained generations only: True if the text is a whole match of the grammar (it parses),
+    # False if max_new_tokens cut it short; None without a constraint.
+    complete: bool | None = None
 
     @property
     def full_text(self) -> str:
@@ -93,24 +122,28 @@ def generate(
     min_tokens_to_keep: int = 1,
     seed: int | Sequence[int] = 0,
     chat: bool = False,
+    json_schema: dict | str | None = None,
+    grammar: str | dict | None = None,
 ) -> Generation:
     """Continue `prompt` token by token; see the module docstring for the settings."""
     settings = _sampling_settings(temperature, top_k, top_p, min_p, order, min_tokens_to_keep)
     _check_max_new_tokens(max_new_tokens)
     prompt_text, ids = _prompt_ids(model, prompt, chat, name="prompt")
     rng = np.random.default_rng(_check_seed(seed))
+    constraint = _constraint(model, json_schema, grammar)
     eos_ids = model.eos_ids
 
     new_ids: list[int] = []
     steps: list[GenerationStep] = []
     for _ in range(max_new_tokens):
         logits = model.next_token_logits(ids + new_ids)
-        step = _choose(model, logits, rng, settings)
+        step = _choose(model, logits, rng, settings, constraint)
         steps.append(step)
         new_ids.append(step.token_id)
         if step.token_id in eos_ids:
             break
-    return _record(model, prompt_text, ids, new_ids, steps, {**settings, "seed": seed, "chat": chat})
+    recorded = {**settings, "seed": seed, "chat": chat, **_constraint_settings(json_schema, grammar)}
+    return _record(model, prompt_text, ids, new_ids, steps, recorded, constraint)
 
 
 def generate_batch(
@@ -126,6 +159,8 @@ def generate_batch(
     min_tokens_to_keep: int = 1,
     seed: int | Sequence = 0,
     chat: bool = False,
+    json_schema: dict | str | None = None,
+    grammar: str | dict | None = None,
 ) -> list[Generation]:
     """`generate` for several prompts at once, through one batched forward pass per step.
 
@@ -142,6 +177,7 @@ def generate_batch(
     encoded = [_prompt_ids(model, p, chat, name=f"prompts[{i}]") for i, p in enumerate(prompts)]
     seeds = _row_seeds(seed, len(prompts))
     rngs = [np.random.default_rng(s) for s in seeds]
+    constraints = [_constraint(model, json_schema, grammar) for _ in prompts]  # each row its own state
     eos_ids = model.eos_ids
 
     # Left padding lines up every row's last prompt token in the same column.
@@ -160,7 +196,7 @@ def generate_batch(
     for step_index in range(max_new_tokens):
         chosen = np.zeros(batch, dtype=np.int64)
         for row in np.flatnonzero(running):
-            step = _choose(model, logits[row], rngs[row], settings)
+            step = _choose(model, logits[row], rngs[row], settings, constraints[row])
             steps[row].append(step)
             new_ids[row].append(step.token_id)
             chosen[row] = step.token_id
@@ -169,29 +205,45 @@ def generate_batch(
             break
         # Finished rows go on as padding (masked, never attended to) so the batch keeps its shape.
         logits = model.forward(chosen[:, None], cache, running[:, None])
+    constraint_settings = _constraint_settings(json_schema, grammar)
     return [
-        _record(model, text, ids, new_ids[row], steps[row], {**settings, "seed": seeds[row], "chat": chat})
+        _record(model, text, ids, new_ids[row], steps[row],
+                {**settings, "seed": seeds[row], "chat": chat, **constraint_settings}, constraints[row])
         for row, (text, ids) in enumerate(encoded)
     ]
 
 
-def _choose(model, logits: np.ndarray, rng: np.random.Generator, settings: dict) -> GenerationStep:
-    """Draw one token from the final distribution of `logits` and record how it was chosen."""
+def _choose(model, logits: np.ndarray, rng: np.random.Generator, settings: dict,
+            constraint: structured.TokenConstraint | None = None) -> GenerationStep:
+    """Draw one token from the final distribution of `logits` and record how it was chosen.
+
+    With a constraint, the grammar's mask goes on the raw logits first, so temperature and
+    truncation see only the allowed tokens; the chosen token then moves the grammar on.
+    """
+    model_logprobs = sampling.log_softmax(logits)
+    allowed_prob = None
+    if constraint is not None:
+        allowed = constraint.allowed()
+        allowed_prob = float(np.exp(model_logprobs[allowed]).sum())
+        logits = np.where(allowed, logits, -np.inf)
     final = sampling.next_token_distribution(logits, **settings)
     draw = sampling.draw_next_token(logits, rng=rng, **settings)
     token = draw.token
+    if constraint is not None:
+        constraint.advance(token)
     return GenerationStep(
         token_id=token,
         token_text=model.token_text(token),
         prob=float(final[token]),
         entropy=float(sampling.entropy(final)),
         n_kept=int(np.count_nonzero(final)),
-        logprob=float(sampling.log_softmax(logits)[token]),
+        logprob=float(model_logprobs[token]),
         margin=draw.margin,
+        allowed_prob=allowed_prob,
     )
 
 
-def _record(model, prompt_text, prompt_ids, new_ids, steps, settings) -> Generation:
+def _record(model, prompt_text, prompt_ids, new_ids, steps, settings, constraint=None) -> Generation:
     ended = bool(new_ids) and new_ids[-1] in model.eos_ids
     return Generation(
         prompt=prompt_text,
@@ -201,7 +253,20 @@ def _record(model, prompt_text, prompt_ids, new_ids, steps, settings) -> Generat
         steps=list(steps),
         finish_reason="eos" if ended else "max_new_tokens",
         settings=settings,
+        complete=None if constraint is None else constraint.is_complete,
     )
+
+
+def _constraint(model, json_schema, grammar) -> structured.TokenConstraint | None:
+    """The grammar's per-generation state, or None when neither constraint is given."""
+    if json_schema is None and grammar is None:
+        return None
+    return structured.TokenConstraint(model.tokenizer, json_schema=json_schema, grammar=grammar)
+
+
+def _constraint_settings(json_schema, grammar) -> dict:
+    """The constraint as the result's settings record it (nothing when there is none)."""
+    return {name: value for name, value in (("json_schema", json_schema), ("grammar", grammar)) if value is not None}
 
 
 # ---- checking what a learner passes in -------------------------------------------------------

@@ -12,6 +12,7 @@ LAYERS = [
     {"sampling", "ecosystem", "degeneration", "display"},  # pure numpy math, data and number formats
     {"tokenizer"},
     {"model"},
+    {"structured"},  # grammar masks over a tokenizer (llguidance); generation applies them
     {"generation", "adapters"},
     {"plots"},
     {"widgets"},
