@@ -319,3 +319,44 @@ def test_mask_then_chain_equals_transformers_prefix_constraint_before_its_warper
             ours = sampling.next_token_distribution(replay.mask_logits(logits), temperature=t, top_k=k,
                                                     top_p=p, min_p=m)
             np.testing.assert_allclose(ours, theirs, atol=1e-6, err_msg=f"{text!r} T={t} k={k} p={p} min_p={m}")
+
+
+@pytest.mark.reference
+def test_transformers_generate_masks_before_it_truncates():
+    """ecosystem.STRUCTURED_OUTPUT's claim, on the installed transformers: with top_k=2 and a
+    prefix_allowed_tokens_fn that forbids the two most likely tokens, generate() still keeps two
+    tokens, both allowed -- the mask ran first. Truncating first would have kept none."""
+    require_reference()
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=16, hidden_size=8, intermediate_size=16, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=32)
+    model = LlamaForCausalLM(config).eval()
+    ids = torch.tensor([[1, 2, 3]])
+    with torch.no_grad():
+        ranked = model(ids).logits[0, -1].argsort(descending=True).tolist()
+    allowed = ranked[2:5]
+    out = model.generate(ids, do_sample=True, top_k=2, temperature=0.7, max_new_tokens=1, pad_token_id=0,
+                         prefix_allowed_tokens_fn=lambda batch_id, sent: allowed,
+                         output_scores=True, return_dict_in_generate=True)
+    kept = torch.isfinite(out.scores[0][0]).nonzero().flatten().tolist()
+    assert sorted(kept) == sorted(ranked[2:4])
+
+
+# ---- the in-the-wild data ------------------------------------------------------------------------
+
+
+def test_structured_output_rows_cover_every_library_and_the_course():
+    from course_utils import ecosystem as eco
+
+    assert set(eco.STRUCTURED_OUTPUT) == {*eco.LIBRARIES, "this course"}
+    for key, spec in eco.STRUCTURED_OUTPUT.items():
+        assert spec.library == key and all((spec.request, spec.engine, spec.where, spec.cut_short, spec.source))
+    assert "llguidance" in eco.STRUCTURED_OUTPUT["vLLM"].engine
+    assert "--json-schema" in eco.STRUCTURED_OUTPUT["llama.cpp"].request
+    table = eco.structured_output_table_markdown()
+    lines = table.splitlines()
+    assert len(lines) == 2 + len(eco.STRUCTURED_OUTPUT)
+    assert all(line.replace("\\|", "").count("|") == 6 for line in lines), "a cell's '|' must not split it"
