@@ -24,9 +24,11 @@ same on every machine only if no step was a near-tie; with the environment varia
 Structured output -- only what a grammar allows
 -----------------------------------------------
     person = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
-              "required": ["name", "age"]}
-    g = generate(model, "Describe Alice, 31, as JSON.", chat=True, json_schema=person, temperature=0)
-    g.complete                  # True: g.text parses and validates against the schema
+              "required": ["name", "age"], "additionalProperties": False}
+    g = generate(model, "Give me a JSON object describing a person called Alice who is 31", chat=True,
+                 json_schema=person, temperature=0)
+    g.text                      # '{\n  "name": "Alice",\n  "age": 31\n}'
+    g.complete                  # True: the text parses and validates against the schema
 
 `json_schema=` (a JSON Schema, dict or JSON text) or `grammar=` (a Lark grammar, or
 {"syntax": "regex", "definition": ...}) constrains every step: the tokens the grammar forbids get
