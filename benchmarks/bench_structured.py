@@ -17,7 +17,9 @@ Validity (--validity N): issue 15's request, "Give me a JSON object describing a
 Alice who is 31", answered N times (seeds) at each sampling setting with the schema and without
 it; a reply is valid if it parses as JSON and validates against the schema (jsonschema). The
 constrained replies must all be valid (every one here ended at the end-of-sequence token); the
-unconstrained invalid rate is what the mask prevents.
+unconstrained invalid rate is what the mask prevents. A second, lenient count gives the
+unconstrained replies a repair that client code often tries: parse only the text from the first
+"{" to the last "}" (dropping code fences and chatter around the object).
 """
 
 from __future__ import annotations
@@ -140,8 +142,15 @@ def is_valid(text, schema):
     return True
 
 
+def braces_only(text):
+    """The text from the first "{" to the last "}": the usual repair of a chatty JSON reply."""
+    start, end = text.find("{"), text.rfind("}")
+    return text[start : end + 1] if 0 <= start < end else text
+
+
 def validity_rates(model, seeds, settings_list=SETTINGS, schema=PERSON, prompt=ALICE, max_new_tokens=60):
-    """Per setting: (valid constrained, complete constrained, invalid unconstrained, replies each)."""
+    """Per setting: (settings, valid constrained, complete constrained, invalid unconstrained,
+    invalid unconstrained even after the braces-only repair, replies each)."""
     rows = []
     for settings in settings_list:
         kwargs = dict(chat=True, max_new_tokens=max_new_tokens, seed=0, **settings)
@@ -152,6 +161,7 @@ def validity_rates(model, seeds, settings_list=SETTINGS, schema=PERSON, prompt=A
             sum(is_valid(g.text, schema) for g in constrained),
             sum(bool(g.complete) for g in constrained),
             sum(not is_valid(g.text, schema) for g in free),
+            sum(not is_valid(braces_only(g.text), schema) for g in free),
             seeds,
         ))
     return rows
@@ -159,13 +169,14 @@ def validity_rates(model, seeds, settings_list=SETTINGS, schema=PERSON, prompt=A
 
 def print_validity(rows, max_new_tokens=60):
     print(f"\n{ALICE!r}, max_new_tokens={max_new_tokens}, chat template on, seeds 0..{rows[0][-1] - 1}")
-    print("| settings | constrained: valid | unconstrained: invalid |")
-    print("|---|---|---|")
-    for settings, valid, complete, invalid, n in rows:
+    print("| settings | constrained: valid | unconstrained: invalid | unconstrained, braces-only repair: invalid |")
+    print("|---|---|---|---|")
+    for settings, valid, complete, invalid, still_invalid, n in rows:
         label = ", ".join(f"{k}={v}" for k, v in settings.items())
-        print(f"| {label} | {valid}/{n} | {invalid}/{n} |")
+        print(f"| {label} | {valid}/{n} | {invalid}/{n} | {still_invalid}/{n} |")
     total = sum(r[-1] for r in rows)
-    print(f"| all | {sum(r[1] for r in rows)}/{total} | {sum(r[3] for r in rows)}/{total} |")
+    sums = [sum(r[i] for r in rows) for i in (1, 3, 4)]
+    print(f"| all | {sums[0]}/{total} | {sums[1]}/{total} | {sums[2]}/{total} |")
     cut = sum(r[-1] - r[2] for r in rows)
     print(f"(constrained replies cut short by max_new_tokens: {cut})")
 
