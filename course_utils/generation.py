@@ -27,15 +27,16 @@ Structured output -- only what a grammar allows
               "required": ["name", "age"], "additionalProperties": False}
     g = generate(model, "Give me a JSON object describing a person called Alice who is 31", chat=True,
                  json_schema=person, temperature=0)
-    g.text                      # '{\n  "name": "Alice",\n  "age": 31\n}'
+    g.text                      # '{\\n  "name": "Alice",\\n  "age": 31\\n}'
     g.complete                  # True: the text parses and validates against the schema
 
 `json_schema=` (a JSON Schema, dict or JSON text) or `grammar=` (a Lark grammar, or
 {"syntax": "regex", "definition": ...}) constrains every step: the tokens the grammar forbids get
--inf on the raw logits, before temperature, top-k, top-p and min-p (where vLLM and llama.cpp put
-it, see `ecosystem.STRUCTURED_OUTPUT`), and the token is drawn by `sampling.draw_next_token` as
-always. When the grammar is complete the end-of-sequence tokens are allowed too; when nothing else
-can follow, they are the only choice. See `course_utils.structured` for the formats and the errors.
+-inf on the raw logits, before temperature, top-k, top-p and min-p (where vLLM and Hugging Face
+put it, and llama.cpp whenever its first, unconstrained draw breaks the grammar: see
+`ecosystem.STRUCTURED_OUTPUT`), and the token is drawn by `sampling.draw_next_token` as always.
+When the grammar is complete the end-of-sequence tokens are allowed too; when nothing else can
+follow, they are the only choice. See `course_utils.structured` for the formats and the errors.
 
 A cut-short text is not valid: `Generation.complete` says whether the constrained text is a
 whole match of the grammar (True) or was cut off by `max_new_tokens` first (False); it is None for
@@ -52,11 +53,12 @@ Batches -- many sequences through the model at once
                           temperature=1.0, top_p=0.95, seed=0)
 
 `generate_batch(model, prompts, *, max_new_tokens, temperature, top_k, top_p, min_p, order,
-min_tokens_to_keep, seed, chat, json_schema, grammar)` takes a list of prompts (strings, or lists of token ids) and
-returns one `Generation` per prompt, in order. The prompts are left-padded into one array and
-run through `LlamaModel.forward` together, each row masked from the others' padding, so a batch
-of 8 costs far less than 8 single runs (see benchmarks/bench_model.py). Row `i` draws from its
-own `np.random.default_rng(seed + i)` (or `default_rng(seed[i])` if `seed` is a list), so
+min_tokens_to_keep, seed, chat, json_schema, grammar)` takes a list of prompts (strings, or lists
+of token ids) and returns one `Generation` per prompt, in order. The prompts are left-padded into
+one array and run through `LlamaModel.forward` together, each row masked from the others'
+padding, so a batch of 8 costs far less than 8 single runs (see benchmarks/bench_model.py).
+Row `i` draws from its own `np.random.default_rng(seed + i)` (or `default_rng(seed[i])` if `seed`
+is a list), and has its own grammar state when constrained, so
 
     generate_batch(model, prompts, seed=s, ...)[i] == generate(model, prompts[i], seed=s + i, ...)
 

@@ -200,7 +200,8 @@ def _grammar_parts(grammar) -> tuple[str, str]:
         extra = set(grammar) - {"syntax", "definition", "type"}
         syntax, definition = grammar.get("syntax"), grammar.get("definition")
         # "type": "grammar" may come along, as in OpenAI's custom-tool format.
-        if not extra and grammar.get("type", "grammar") == "grammar" and syntax in GRAMMAR_SYNTAXES and isinstance(definition, str):
+        well_formed = grammar.get("type", "grammar") == "grammar" and isinstance(definition, str)
+        if not extra and well_formed and syntax in GRAMMAR_SYNTAXES:
             return syntax, definition
     raise ValueError(
         "grammar must be a Lark grammar as text (e.g. 'start: \"yes\" | \"no\"') or OpenAI's grammar object "
