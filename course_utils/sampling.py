@@ -31,6 +31,7 @@ split evenly among exact ties.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import os
 from collections.abc import Mapping, Sequence
@@ -358,8 +359,10 @@ def _check_settings(
 # --------------------------------------------------------------------------------------------
 
 
-# The chain's keywords and their defaults, as every public function here spells them.
-_SETTING_DEFAULTS = dict(
+#: Every sampling setting and its default: the one place the chain's keywords are spelled. The
+#: public functions here (and generation's) receive them as ``**settings`` and show them in their
+#: signatures through `takes_settings`.
+SETTING_DEFAULTS = dict(
     temperature=1.0,
     top_k=0,
     top_p=1.0,
@@ -375,15 +378,33 @@ _SETTING_DEFAULTS = dict(
     allowed_token_ids=None,
 )
 
+#: The settings of the stage before temperature (`penalize_logits`), with ``order`` choosing whose rules.
+PENALTY_SETTINGS = (
+    "repetition_penalty", "frequency_penalty", "presence_penalty", "no_repeat_ngram_size", "repeat_last_n",
+    "logit_bias", "allowed_token_ids", "order",
+)
 
-def _check_settings_by_name(settings: dict) -> _Settings:
+
+def takes_settings(function=None, *, names: Sequence[str] = tuple(SETTING_DEFAULTS)):
+    """Decorator for a function that receives sampling settings as ``**settings``: its signature
+    (what ``help()`` and JupyterLab's Shift-Tab show) lists each of ``names`` with its default
+    from `SETTING_DEFAULTS`, so the keywords are written once and every function shows all of them."""
+    if function is None:
+        return lambda f: takes_settings(f, names=names)
+    signature = inspect.signature(function)
+    own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    dials = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=SETTING_DEFAULTS[name]) for name in names]
+    function.__signature__ = signature.replace(parameters=own + dials)
+    return function
+
+
+def _check_settings_by_name(settings: dict, names: Sequence[str] = tuple(SETTING_DEFAULTS)) -> _Settings:
     """`_check_settings` for a dict of keywords, with the public functions' defaults."""
-    unknown = sorted(set(settings) - set(_SETTING_DEFAULTS))
+    unknown = sorted(set(settings) - set(names))
     if unknown:
-        raise TypeError(
-            f"{unknown[0]!r} is not a sampling setting; the settings are {', '.join(_SETTING_DEFAULTS)}."
-        )
-    return _check_settings(**{**_SETTING_DEFAULTS, **settings})
+        kind = "sampling setting" if len(names) == len(SETTING_DEFAULTS) else "setting here"
+        raise TypeError(f"{unknown[0]!r} is not a {kind}; the settings are {', '.join(names)}.")
+    return _check_settings(**{**SETTING_DEFAULTS, **settings})
 
 
 def _scale(x: np.ndarray, t: float) -> np.ndarray:
@@ -700,31 +721,17 @@ def min_p_filter(logits, min_p, min_tokens_to_keep=1) -> np.ndarray:
     return _min_p(x, _check_min_p(min_p), _check_min_tokens_to_keep(min_tokens_to_keep)).copy()
 
 
-def sampling_stages(
-    logits,
-    *,
-    temperature=1.0,
-    top_k=0,
-    top_p=1.0,
-    min_p=0.0,
-    order="transformers",
-    min_tokens_to_keep=1,
-    prompt_ids=None,
-    generated_ids=None,
-    **penalties,
-) -> list[Stage]:
+@takes_settings
+def sampling_stages(logits, *, prompt_ids=None, generated_ids=None, **settings) -> list[Stage]:
     """The distribution after each stage of the chain, in the order ``order`` applies them.
 
     The first stage is always the plain softmax of the logits (T = 1); the last is the
     distribution the next token is drawn from. Stages that are turned off still appear
     (their label says "off"), so a plot can keep one panel per stage. With any of
-    `penalize_logits`'s dials set (``penalties``: repetition_penalty, ..., allowed_token_ids), a
+    `penalize_logits`'s dials set (repetition_penalty, ..., allowed_token_ids), a
     "penalties" stage follows the input: the softmax of the penalized logits (T = 1).
     """
-    s = _check_settings_by_name(
-        dict(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, order=order,
-             min_tokens_to_keep=min_tokens_to_keep, **penalties)
-    )
+    s = _check_settings_by_name(settings)
     x = _check_logits(logits)
     histories = _check_histories(prompt_ids, generated_ids, x.shape)
     if not s.penalties.active:
@@ -755,20 +762,8 @@ def _penalty_label(p: _Penalties, order: str) -> str:
     return ", ".join(parts)
 
 
-def penalize_logits(
-    logits,
-    *,
-    prompt_ids=None,
-    generated_ids=None,
-    repetition_penalty=1.0,
-    frequency_penalty=0.0,
-    presence_penalty=0.0,
-    no_repeat_ngram_size=0,
-    repeat_last_n=64,
-    logit_bias=None,
-    allowed_token_ids=None,
-    order="transformers",
-) -> np.ndarray:
+@takes_settings(names=PENALTY_SETTINGS)
+def penalize_logits(logits, *, prompt_ids=None, generated_ids=None, **settings) -> np.ndarray:
     """The logits after the stage every library runs before temperature and truncation.
 
     In order: ``allowed_token_ids`` (every other token gets -inf), ``logit_bias`` (added),
@@ -777,48 +772,18 @@ def penalize_logits(
     of logits, one list per row for a batch. ``order`` chooses whose penalties (see the module
     docstring); with nothing set the logits come back unchanged (as float64).
     """
-    settings = dict(
-        repetition_penalty=repetition_penalty,
-        frequency_penalty=frequency_penalty,
-        presence_penalty=presence_penalty,
-        no_repeat_ngram_size=no_repeat_ngram_size,
-        repeat_last_n=repeat_last_n,
-        logit_bias=logit_bias,
-        allowed_token_ids=allowed_token_ids,
-        order=order,
-    )
-    s = _check_settings_by_name(settings)
+    s = _check_settings_by_name(settings, PENALTY_SETTINGS)
     x = _check_logits(logits)
     return _penalize(x, _check_histories(prompt_ids, generated_ids, x.shape), s)
 
 
-def next_token_distribution(
-    logits,
-    *,
-    temperature=1.0,
-    top_k=0,
-    top_p=1.0,
-    min_p=0.0,
-    order="transformers",
-    min_tokens_to_keep=1,
-    prompt_ids=None,
-    generated_ids=None,
-    repetition_penalty=1.0,
-    frequency_penalty=0.0,
-    presence_penalty=0.0,
-    no_repeat_ngram_size=0,
-    repeat_last_n=64,
-    logit_bias=None,
-    allowed_token_ids=None,
-) -> np.ndarray:
+@takes_settings
+def next_token_distribution(logits, *, prompt_ids=None, generated_ids=None, **settings) -> np.ndarray:
     """The final probabilities the next token is drawn from, after the whole chain.
 
     The penalty keywords act on the raw logits before the chain: see `penalize_logits`.
     """
-    s = _check_settings(
-        temperature, top_k, top_p, min_p, order, min_tokens_to_keep, repetition_penalty, frequency_penalty,
-        presence_penalty, no_repeat_ngram_size, repeat_last_n, logit_bias, allowed_token_ids,
-    )
+    s = _check_settings_by_name(settings)
     x = _check_logits(logits)
     histories = _check_histories(prompt_ids, generated_ids, x.shape)
     if s.penalties.active:
@@ -826,26 +791,8 @@ def next_token_distribution(
     return _final_distribution(x, s)
 
 
-def sample_next_token(
-    logits,
-    *,
-    rng,
-    temperature=1.0,
-    top_k=0,
-    top_p=1.0,
-    min_p=0.0,
-    order="transformers",
-    min_tokens_to_keep=1,
-    prompt_ids=None,
-    generated_ids=None,
-    repetition_penalty=1.0,
-    frequency_penalty=0.0,
-    presence_penalty=0.0,
-    no_repeat_ngram_size=0,
-    repeat_last_n=64,
-    logit_bias=None,
-    allowed_token_ids=None,
-):
+@takes_settings
+def sample_next_token(logits, *, rng, prompt_ids=None, generated_ids=None, **settings):
     """Draw the next token's index from the chain's final distribution.
 
     Returns an ``int`` for one row of logits, an integer array (one index per row) for a
@@ -854,10 +801,7 @@ def sample_next_token(
     is drawn, and why that way: see `draw_next_token`; the penalty keywords: `penalize_logits`.
     """
     _check_rng(rng)
-    s = _check_settings(
-        temperature, top_k, top_p, min_p, order, min_tokens_to_keep, repetition_penalty, frequency_penalty,
-        presence_penalty, no_repeat_ngram_size, repeat_last_n, logit_bias, allowed_token_ids,
-    )
+    s = _check_settings_by_name(settings)
     x = _check_logits(logits, keep_dtype=True)
     histories = _check_histories(prompt_ids, generated_ids, x.shape)
     rows = x.reshape(-1, x.shape[-1])
@@ -875,6 +819,7 @@ class Draw(NamedTuple):
     margin: float
 
 
+@takes_settings
 def draw_next_token(logits, *, rng, prompt_ids=None, generated_ids=None, **settings) -> Draw:
     """`sample_next_token` for one row of logits, with the draw's decision margin.
 

@@ -146,7 +146,7 @@ def test_beam_search_runs_on_the_course_model_and_generate_routes_to_it(model):
 
 
 def test_generate_refuses_sampling_settings_with_beams_and_beam_settings_without(model):
-    with pytest.raises(ValueError, match="takes no sampling settings, but temperature, repetition_penalty were"):
+    with pytest.raises(ValueError, match="takes no sampling or grammar settings, but temperature, repetition_penalty were"):
         generate(model, "Hi", num_beams=2, temperature=0.7, repetition_penalty=1.2)
     with pytest.raises(ValueError, match="length_penalty and early_stopping are beam search settings"):
         generate(model, "Hi", length_penalty=2.0)

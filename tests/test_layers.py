@@ -16,7 +16,7 @@ LAYERS = [
     {"sampling", "ecosystem", "degeneration", "display"},  # pure numpy math, data and number formats
     {"tokenizer", "weight_cache"},  # text <-> ids; the weights' file on disk
     {"model"},
-    {"beam_search"},  # below generation, which routes generate(num_beams=k) to it
+    {"beam_search", "structured"},  # below generation, which routes num_beams and json_schema / grammar to them
     {"generation", "adapters"},
     {"plots"},
     {"widgets"},

@@ -314,6 +314,20 @@ def test_a_near_tie_is_refused_only_when_a_margin_is_required(monkeypatch):
     assert sample_next_token([1.0, 2.0], rng=np.random.default_rng(0), temperature=0) == 1
 
 
+def test_every_sampling_function_shows_every_setting_in_its_signature():
+    import inspect
+
+    from course_utils import generation, sampling
+
+    for function in (sampling.next_token_distribution, sampling.sample_next_token, sampling.draw_next_token,
+                     sampling.sampling_stages, generation.generate, generation.generate_batch):
+        parameters = inspect.signature(function).parameters
+        assert {name: parameters[name].default for name in sampling.SETTING_DEFAULTS} == sampling.SETTING_DEFAULTS
+    assert list(inspect.signature(sampling.penalize_logits).parameters)[3:] == list(sampling.PENALTY_SETTINGS)
+    with pytest.raises(TypeError, match="'temperature' is not a setting here"):
+        sampling.penalize_logits([1.0, 2.0], temperature=0.5)
+
+
 def test_draw_next_token_takes_the_chains_settings_by_name():
     draw = draw_next_token([1.0, 2.0, 0.5], rng=np.random.default_rng(0), temperature=0.7, top_p=0.9)
     assert draw.token == sample_next_token([1.0, 2.0, 0.5], rng=np.random.default_rng(0), temperature=0.7, top_p=0.9)
