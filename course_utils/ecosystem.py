@@ -294,10 +294,10 @@ def defaults(library: str) -> dict[str, float | int | None]:
     return {k: spec(library, k).default for k in KNOBS if spec(library, k).supported}
 
 
-def _cell(p: ParameterSpec) -> str:
+def _cell(p: ParameterSpec, unset: str = "unset (off)") -> str:
     if not p.supported:
         return "—"
-    default = "unset (off)" if p.default is None else f"{p.default:g}"
+    default = unset if p.default is None else f"{p.default:g}"
     return f"`{p.name}` = **{default}**<br>{p.allowed}"
 
 
@@ -465,13 +465,6 @@ truncation; `course_utils.sampling` does the same in both of its orders: allowed
 logit_bias -> repetition_penalty -> frequency/presence -> no_repeat_ngram_size -> the chain."""
 
 
-def _penalty_cell(p: ParameterSpec) -> str:
-    if not p.supported:
-        return "—"
-    default = "unset" if p.default is None else f"{p.default:g}"
-    return f"`{p.name}` = **{default}**<br>{p.allowed}"
-
-
 def penalty_table_markdown(dials: tuple[str, ...] = PENALTY_DIALS) -> str:
     """A Markdown table: one row per repetition dial, one column per library, then the notes
     and which tokens each library counts."""
@@ -479,7 +472,7 @@ def penalty_table_markdown(dials: tuple[str, ...] = PENALTY_DIALS) -> str:
         PENALTIES[LIBRARIES[0]].dial(dial)  # an unknown dial gets a clear error
     lines = ["| dial | " + " | ".join(LIBRARIES) + " |", "|---" * (len(LIBRARIES) + 1) + "|"]
     for dial in dials:
-        lines.append(f"| {dial} | " + " | ".join(_penalty_cell(PENALTIES[lib].dial(dial)) for lib in LIBRARIES) + " |")
+        lines.append(f"| {dial} | " + " | ".join(_cell(PENALTIES[lib].dial(dial), unset="unset") for lib in LIBRARIES) + " |")
     notes = [
         f"- **{lib}, {d.knob}**: {d.note}" for lib in LIBRARIES for d in PENALTIES[lib].dials
         if d.supported and d.note and d.knob in dials

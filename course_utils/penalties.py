@@ -26,7 +26,7 @@ from course_utils import checks
 
 
 def check_penalties(
-    repetition_penalty, frequency_penalty, presence_penalty, no_repeat_ngram_size, repeat_last_n,
+    *, repetition_penalty, frequency_penalty, presence_penalty, no_repeat_ngram_size, repeat_last_n,
     logit_bias, allowed_token_ids, order: str,
 ) -> Penalties:
     """The stage's settings, each checked, for the chain ``order`` (an order `sampling` has checked)."""

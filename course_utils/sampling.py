@@ -185,34 +185,18 @@ class _Settings(NamedTuple):
     penalties: Penalties = Penalties()
 
 
-def _check_settings(
-    temperature,
-    top_k,
-    top_p,
-    min_p,
-    order,
-    min_tokens_to_keep,
-    repetition_penalty=1.0,
-    frequency_penalty=0.0,
-    presence_penalty=0.0,
-    no_repeat_ngram_size=0,
-    repeat_last_n=64,
-    logit_bias=None,
-    allowed_token_ids=None,
-) -> _Settings:
-    order = _check_order(order)
-    penalties = check_penalties(
-        repetition_penalty, frequency_penalty, presence_penalty, no_repeat_ngram_size, repeat_last_n,
-        logit_bias, allowed_token_ids, order,
-    )
+def _check_settings(settings: dict) -> _Settings:
+    """Every setting checked, the defaults of `SETTING_DEFAULTS` filled in for the missing ones."""
+    s = {**SETTING_DEFAULTS, **settings}
+    order = _check_order(s["order"])
     return _Settings(
-        _check_temperature(temperature),
-        _check_top_k(top_k),
-        _check_top_p(top_p),
-        _check_min_p(min_p),
+        _check_temperature(s["temperature"]),
+        _check_top_k(s["top_k"]),
+        _check_top_p(s["top_p"]),
+        _check_min_p(s["min_p"]),
         order,
-        _check_min_tokens_to_keep(min_tokens_to_keep),
-        penalties,
+        _check_min_tokens_to_keep(s["min_tokens_to_keep"]),
+        check_penalties(**{name: s[name] for name in PENALTY_SETTINGS}),
     )
 
 
@@ -266,7 +250,7 @@ def _check_settings_by_name(settings: dict, names: Sequence[str] = tuple(SETTING
     if unknown:
         kind = "sampling setting" if len(names) == len(SETTING_DEFAULTS) else "setting here"
         raise TypeError(f"{unknown[0]!r} is not a {kind}; the settings are {', '.join(names)}.")
-    return _check_settings(**{**SETTING_DEFAULTS, **settings})
+    return _check_settings(settings)
 
 
 def _scale(x: np.ndarray, t: float) -> np.ndarray:
