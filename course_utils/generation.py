@@ -52,13 +52,12 @@ token for token: the batch never changes a result, only how fast it arrives.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from course_utils import sampling, structured
+from course_utils import checks, sampling, structured
 from course_utils.beam_search import BeamSearchResult, beam_search, check_max_new_tokens, encode_prompt
 
 
@@ -321,19 +320,17 @@ def _is_default(value, default) -> bool:
 
 
 def _check_seed(seed):
-    if isinstance(seed, bool) or not (
-        isinstance(seed, numbers.Integral)
-        or (isinstance(seed, Sequence) and seed and all(isinstance(s, numbers.Integral) for s in seed))
-    ) or np.any(np.asarray(seed) < 0):
-        raise ValueError(
-            f"seed must be a non-negative whole number (or a list of them), got {seed!r}. "
-            "The same seed gives the same generation; try seed=0."
-        )
-    return seed
+    """A seed numpy's default_rng takes: a whole number >= 0, or a non-empty list of them."""
+    hint = "The same seed gives the same generation; try seed=0."
+    if isinstance(seed, Sequence) and not isinstance(seed, str) and seed:
+        for i, s in enumerate(seed):
+            checks.whole_number(s, f"seed[{i}]", minimum=0, hint=hint)
+        return seed
+    return checks.whole_number(seed, "seed", minimum=0, hint=hint)
 
 
 def _row_seeds(seed, n_rows: int) -> list:
-    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+    if checks.is_whole(seed):
         return [_check_seed(seed) + i for i in range(n_rows)]
     if isinstance(seed, Sequence) and not isinstance(seed, str) and len(seed) == n_rows:
         return [_check_seed(s) for s in seed]

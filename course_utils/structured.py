@@ -38,13 +38,14 @@ about a millisecond, and a mask costs well under a millisecond a step
 from __future__ import annotations
 
 import json
-import numbers
 import weakref
 from collections.abc import Mapping
 
 import llguidance
 import llguidance.numpy
 import numpy as np
+
+from course_utils import checks
 
 # OpenAI's names for the grammar syntaxes of its grammar object ({"syntax": ..., "definition": ...}).
 GRAMMAR_SYNTAXES = ("lark", "regex")
@@ -124,9 +125,7 @@ class TokenConstraint:
 
     def advance(self, token_id: int) -> None:
         """Move the grammar on by the chosen token; a token it does not allow raises ValueError."""
-        if isinstance(token_id, bool) or not isinstance(token_id, numbers.Integral):
-            raise TypeError(f"token_id must be a token id (an int), got {token_id!r}.")
-        token_id = int(token_id)
+        token_id = checks.whole_number(token_id, "token_id", hint="It is a token id (an int).")
         if not 0 <= token_id < self.vocab_size or not self.allowed()[token_id]:
             raise ValueError(
                 f"token {token_id} is not allowed by the {self.parameter} after {self._text_so_far()!r}; "
