@@ -95,8 +95,8 @@ apply_logit_bias_exercise = FunctionExercise(
 
 
 def digit_tokens(vocabulary):
-    # [0-9]+ and nothing else: str.isdigit() would also accept '²' or '٣'
-    return np.array([re.fullmatch("[0-9]+", text) is not None for text in vocabulary])
+    digits = set("0123456789")  # ASCII digits only: str.isdigit() would also accept '²' or '٣'
+    return np.array([text != "" and set(text) <= digits for text in vocabulary])
 
 
 def _expected_digit_tokens(vocabulary):
@@ -171,8 +171,9 @@ digit_tokens_exercise = FunctionExercise(
     ),
     hints=(
         "Try your function on ['7', ' 3', '²', '']: only '7' may start a run of digits.",
-        "re.fullmatch('[0-9]+', text) matches only when the whole text is digits; build the array with "
-        "np.array([... for text in vocabulary]).",
+        "Every character must be one of '0123456789' (a set comparison checks them all at once), and the "
+        "empty text passes that test without a single digit. Build the array with np.array([... for text in "
+        "vocabulary]).",
     ),
     solution=digit_tokens,
     praise=(

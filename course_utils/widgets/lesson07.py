@@ -14,7 +14,7 @@ from course_utils.generation import GenerationStep, next_step
 from course_utils.plots import ROLE, BarPanel
 from course_utils.structured import TokenConstraint
 from course_utils.widgets.base import slider_style
-from course_utils.widgets.model_explorer import ModelExplorer, most_likely, nice_limit, shorten
+from course_utils.widgets.model_explorer import ModelExplorer, most_likely, shorten
 
 __all__ = ["ConstraintExplorer", "PERSON_QUESTION", "PERSON_SCHEMA"]
 
@@ -104,6 +104,7 @@ class ConstraintExplorer(ModelExplorer):
             figure.add_axes([0.64, 0.1, 0.32, 0.64]), self.n_tokens,
             value_label="probability after the mask", dynamic_labels=True,
         )
+        # Both axes stay at 0..1: the two sides compare at a glance, and a step never redraws the background.
         self.model_bars.ax.set_title("the model alone (grey: the grammar forbids it)", fontsize=9)
         self.masked_bars.ax.set_title("after the mask, renormalised (red: chosen)", fontsize=9)
 
@@ -162,9 +163,7 @@ class ConstraintExplorer(ModelExplorer):
             ROLE["chosen"] if i == chosen else ROLE["kept"] if ok else ROLE["removed"]
             for i, ok in zip(view.model_ids, view.model_allowed)
         ]
-        self.model_bars.set_limits(0.0, nice_limit(1.15 * float(view.model_probs.max())))
         self.model_bars.update(view.model_probs, [self.label(i) for i in view.model_ids], model_colors)
-        self.masked_bars.set_limits(0.0, nice_limit(1.15 * float(view.masked_probs.max())))
         self.masked_bars.update(
             view.masked_probs, [self.label(i) for i in view.masked_ids],
             [ROLE["chosen"] if i == chosen else ROLE["kept"] for i in view.masked_ids],
