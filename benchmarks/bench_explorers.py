@@ -39,6 +39,7 @@ def sweeps(model):
         ("TruncationExplorer (min-p)", w.TruncationExplorer(model, mode="min_p"), "min_p", [round(0.01 * i, 2) for i in range(1, 60)]),
         ("ChainOrderExplorer", w.ChainOrderExplorer(model), "temperature", temperatures),
         ("GenerationStepper", w.GenerationStepper(model, steps=8, top_p=0.9), "temperature", temperatures),
+        ("ConstraintExplorer", w.ConstraintExplorer(model), "step", list(range(1, 19))),
     ]
 
 

@@ -24,9 +24,10 @@ split evenly among exact ties.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -605,6 +606,26 @@ def _check_margin(draw: Draw) -> None:
             f"{MARGIN_VARIABLE}={required:g}: another machine's last-digit differences could draw "
             "another token. Choose another seed or prompt for a result that every machine reproduces."
         )
+
+
+@contextlib.contextmanager
+def required_margin(logits: float) -> Iterator[None]:
+    """Inside the ``with`` block, draws need a margin of at least `logits` (0: no check at all).
+
+    It sets ``COURSE_MIN_MARGIN`` for the block and restores it afterwards. For the one place that
+    must draw without the check: lesson 07 plays "another machine" whose draws another machine
+    would not reproduce either, next to a run that every machine does reproduce.
+    """
+    logits = checks.real_number(logits, "logits", minimum=0, hint="It is a margin in logits; 0 turns the check off.")
+    before = os.environ.get(MARGIN_VARIABLE)
+    os.environ[MARGIN_VARIABLE] = repr(float(logits))
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(MARGIN_VARIABLE, None)
+        else:
+            os.environ[MARGIN_VARIABLE] = before
 
 
 def _half_gap(scores: np.ndarray) -> float:

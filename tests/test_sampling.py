@@ -1,5 +1,7 @@
 """Hand-checked values, limits and error messages of course_utils.sampling."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -335,3 +337,21 @@ def test_draw_next_token_takes_the_chains_settings_by_name():
         draw_next_token([1.0, 2.0], rng=np.random.default_rng(0), temprature=1.0)
     with pytest.raises(ValueError, match="one row of logits"):
         draw_next_token([[1.0, 2.0]], rng=np.random.default_rng(0))
+
+
+def test_required_margin_sets_the_check_for_a_block_only(monkeypatch):
+    from course_utils.sampling import required_margin
+
+    monkeypatch.setenv("COURSE_MIN_MARGIN", "0.1")
+    tie = np.array([1.0, 1.05])
+    with required_margin(0):
+        assert draw_next_token(tie, rng=np.random.default_rng(0), temperature=0).token == 1
+    with pytest.raises(NearTieError):
+        draw_next_token(tie, rng=np.random.default_rng(0), temperature=0)
+    monkeypatch.delenv("COURSE_MIN_MARGIN")
+    with required_margin(0.1), pytest.raises(NearTieError):
+        draw_next_token(tie, rng=np.random.default_rng(0), temperature=0)
+    assert "COURSE_MIN_MARGIN" not in os.environ
+    with pytest.raises(ValueError, match="logits must be a finite number >= 0, got -1. It is a margin in logits"):
+        with required_margin(-1):
+            pass
