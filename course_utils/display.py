@@ -53,14 +53,15 @@ def replication_table(results: dict) -> str:
             "results must be a replication results file as scripts/replicate_holtzman.py writes it "
             "(a dict with 'methods' and 'paper' -> 'table1'); load it with json.loads first."
         ) from None
-    lines = [f"{'method':<30}{'loops %':>8}{'perplexity':>11}{'distinct-2':>11}{'self-BLEU-4':>12}"
+    width = max(30, *(len(method["label"]) + 1 for method in methods.values()))
+    lines = [f"{'method':<{width}}{'loops %':>8}{'perplexity':>11}{'distinct-2':>11}{'self-BLEU-4':>12}"
              "   paper: loops %, perplexity"]
     for name, method in methods.items():
         m, ref = method["metrics"], paper.get(name, {})
         ref_text = f"{ref['repetition_pct']:.2f}, {ref['perplexity']:.2f}" if ref else "—"
-        lines.append(f"{method['label']:<30}{m['repetition_pct']:>8.1f}{m['perplexity']:>11.2f}"
+        lines.append(f"{method['label']:<{width}}{m['repetition_pct']:>8.1f}{m['perplexity']:>11.2f}"
                      f"{m['distinct_2']:>11.3f}{m['self_bleu_4']:>12.3f}   {ref_text}")
-    lines.append(f"{'human text':<30}{'':>8}{'—':>11}{'':>11}{'':>12}   —, {paper['human']['perplexity']:.2f}")
+    lines.append(f"{'human text':<{width}}{'':>8}{'—':>11}{'':>11}{'':>12}   —, {paper['human']['perplexity']:.2f}")
     return "\n".join(lines)
 
 
