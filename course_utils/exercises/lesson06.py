@@ -15,7 +15,7 @@ __all__ = ["repetition_penalty_exercise", "smallest_loop_breaker_exercise"]
 
 def repetition_penalty(logits, ids, penalty):
     out = np.array(logits, dtype=float)  # a copy: callers reuse their logits
-    seen = np.unique(ids)  # a token is penalised once, however often it was repeated
+    seen = np.unique(np.asarray(ids, dtype=int))  # each seen token once, however often it appeared
     out[seen] = np.where(out[seen] < 0, out[seen] * penalty, out[seen] / penalty)
     return out
 

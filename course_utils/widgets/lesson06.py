@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import textwrap
+
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
@@ -12,7 +14,7 @@ from course_utils import checks, sampling
 from course_utils.degeneration import Loop, loop_at_end
 from course_utils.display import significant
 from course_utils.generation import Generation, generate
-from course_utils.plots import ROLE, BarPanel, TokenTextPanel
+from course_utils.plots import ROLE, BarPanel, mark_dynamic
 from course_utils.widgets.base import slider_style
 from course_utils.widgets.model_explorer import ModelExplorer, nice_limit, shorten
 
@@ -34,6 +36,7 @@ class LoopPoint(NamedTuple):
     history: list[int]  # the greedy tokens generated before that step
     loop: Loop | None  # the loop the text ends in (None: it does not loop)
     logits: np.ndarray  # float64, the next-token logits after prompt + history
+    ranked: np.ndarray  # token ids from most to least likely there (ties by id)
 
 
 class PenaltyExplorer(ModelExplorer):
@@ -46,8 +49,7 @@ class PenaltyExplorer(ModelExplorer):
     penalty, the right bars the same tokens with the current penalties (Hugging Face's
     ``repetition_penalty`` over prompt + generated tokens, OpenAI's ``frequency_penalty`` over the
     generated tokens; ``course_utils.sampling.next_token_distribution`` computes both). Below, the
-    greedy continuation re-drawn under the current penalties, each token shaded by its
-    probability. The readout says whether it still loops, and the smallest repetition penalty
+    greedy continuation re-drawn under the current penalties. The readout says whether it still loops, and the smallest repetition penalty
     tried so far (at this frequency penalty) that ended the loop.
 
     Each setting's continuation is generated once (about a second) and kept, so the sliders
@@ -78,13 +80,16 @@ class PenaltyExplorer(ModelExplorer):
         }
         self._texts: dict[tuple[str, float, float], Generation] = {}
         self._loop_points: dict[str, LoopPoint] = {}
-        super().__init__(model, prompt, controls, size=(820, 560), main="repetition_penalty")
+        super().__init__(model, prompt, controls, size=(820, 520), main="repetition_penalty")
 
     def _build_axes(self, figure: Figure) -> None:
-        self.before = BarPanel(figure.add_axes([0.15, 0.45, 0.3, 0.36]), self.n_tokens, value_label="probability, no penalty")
-        self.after = BarPanel(figure.add_axes([0.64, 0.45, 0.3, 0.36]), self.n_tokens, value_label="probability, with the penalty")
-        self.text_panel = TokenTextPanel(figure.add_axes([0.02, 0.02, 0.96, 0.27]), fontsize=10, max_lines=5)
+        self.before = BarPanel(figure.add_axes([0.15, 0.43, 0.3, 0.38]), self.n_tokens, value_label="probability, no penalty")
+        self.after = BarPanel(figure.add_axes([0.64, 0.43, 0.3, 0.38]), self.n_tokens, value_label="probability, with the penalty")
+        # The text changes with almost every setting: one wrapped text, blitted per frame (a panel
+        # that shades each token costs a hundred artists per redraw).
         self.text_caption = figure.text(0.015, 0.31, "", fontsize=9, color="#444444")
+        self.text_box = figure.text(0.015, 0.28, "", fontsize=10, color=ROLE["text"], va="top", family="DejaVu Sans")
+        mark_dynamic(self.text_caption, self.text_box)
 
     # -- what the drawing needs, computed once per prompt or setting -----------------------------
     def loop_point(self, prompt: str) -> LoopPoint:
@@ -99,7 +104,8 @@ class PenaltyExplorer(ModelExplorer):
             end = len(plain.token_ids) if loop is None else len(plain.token_ids) - loop.span + loop.period
             history = list(plain.token_ids[:end])
             logits = np.asarray(self.model.next_token_logits(list(plain.prompt_ids) + history), dtype=np.float64)
-            self._loop_points[prompt] = LoopPoint(list(plain.prompt_ids), history, loop, logits)
+            ranked = np.argsort(-logits, kind="stable")
+            self._loop_points[prompt] = LoopPoint(list(plain.prompt_ids), history, loop, logits, ranked)
         return self._loop_points[prompt]
 
     def continuation(self, prompt: str, repetition_penalty: float, frequency_penalty: float) -> Generation:
@@ -120,12 +126,12 @@ class PenaltyExplorer(ModelExplorer):
     # -- drawing ---------------------------------------------------------------------------------
     def _draw(self, values: dict[str, Any], prompt: str) -> str:
         rp, fp = values["repetition_penalty"], values["frequency_penalty"]
-        prompt_ids, history, loop, logits = self.loop_point(prompt)
+        prompt_ids, history, loop, logits, ranked = self.loop_point(prompt)
         plain = sampling.softmax(logits)
         penalised = sampling.next_token_distribution(
             logits, prompt_ids=prompt_ids, generated_ids=history, repetition_penalty=rp, frequency_penalty=fp
         )
-        shown = np.argsort(-plain, kind="stable")[: self.n_tokens]
+        shown = ranked[: self.n_tokens]
         seen = set(prompt_ids) | set(history)
         colors = [ROLE["chosen"] if i in seen else ROLE["bar"] for i in shown]
         labels = [self.label(i) for i in shown]
@@ -136,17 +142,15 @@ class PenaltyExplorer(ModelExplorer):
 
         text = self.continuation(prompt, rp, fp)
         text_loop = loop_at_end(text.token_ids)
-        self.text_panel.set_tokens([prompt] + [self.model.decode([t]) for t in text.token_ids],
-                                   [None] + [s.prob for s in text.steps])
+        self.text_box.set_text(_wrapped(prompt + text.text))
         verdict = "still ends in a loop" if text_loop else "no loop at its end"
-        self.text_caption.set_text(f"Greedy continuation with these penalties ({len(text.token_ids)} tokens): {verdict}. "
-                                   "Shade = probability when chosen.")
+        self.text_caption.set_text(f"Greedy continuation with these penalties ({len(text.token_ids)} tokens): {verdict}")
         top_before, top_after = int(shown[0]), int(np.argmax(penalised))
         where = "at the loop point" if loop else "after the whole text (it does not loop)"
         if top_after == top_before:
-            self.title.set_text(f"The penalty has not flipped the choice: {self.label(top_before)} still wins")
+            self.title.set_text(f"The penalty has not flipped the choice: “{self.label(top_before)}” still wins")
         else:
-            self.title.set_text(f"The penalty flips the choice: {self.label(top_after)} now beats {self.label(top_before)}")
+            self.title.set_text(f"The penalty flips the choice: “{self.label(top_after)}” now beats “{self.label(top_before)}”")
         self.subtitle.set_text(f'after "{shorten(prompt)}" + the greedy text, {where}; orange = already in the text')
         best = self.smallest_breaking_penalty(prompt, fp)
         tried = f"smallest repetition_penalty tried that ends the loop: {best:g}" if best else "no repetition_penalty tried yet ends the loop"
@@ -165,6 +169,12 @@ def _stops_slider(name: str, value: float, stops: tuple[float, ...], description
         options=[(f"{s:g}", s) for s in stops], value=value, description=description, continuous_update=False,
         style=slider_style(), layout=widgets.Layout(width="420px"),
     )
+
+
+def _wrapped(text: str, width: int = 120, lines: int = 6) -> str:
+    """The text for the figure: newlines shown as ↵, wrapped, the end kept if it is long."""
+    wrapped = textwrap.wrap(text.replace("\n", " ↵ "), width=width)
+    return "\n".join(wrapped if len(wrapped) <= lines else ["…"] + wrapped[-(lines - 1):])
 
 
 def _describe(repetition_penalty: float, frequency_penalty: float) -> str:
