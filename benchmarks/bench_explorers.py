@@ -43,6 +43,7 @@ def sweeps(model, only=""):
         ("GenerationStepper", lambda: w.GenerationStepper(model, steps=8, top_p=0.9), "temperature", temperatures),
         ("PenaltyExplorer (kept texts)", lambda: warmed_penalty_explorer(model), "repetition_penalty",
          list(w.REPETITION_PENALTIES)),
+        ("ConstraintExplorer", lambda: w.ConstraintExplorer(model), "step", list(range(1, 19))),
     ]
     return [(name, build(), control, values) for name, build, control, values in rows if only in name]
 

@@ -37,11 +37,12 @@ to follow the beams that continue (`KVCache.reorder`). Any model with `vocab_siz
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from course_utils import checks
 
 # Hugging Face's stand-in for "impossible" scores; kept so that ties and edge cases match.
 _IMPOSSIBLE = -1.0e9
@@ -202,21 +203,18 @@ def _beam(model, score: float, logprob: float, tokens: list[int], token_logprobs
 
 
 def _check_num_beams(num_beams) -> int:
-    if isinstance(num_beams, bool) or not isinstance(num_beams, numbers.Integral) or num_beams < 1:
-        raise ValueError(
-            f"num_beams must be a whole number of at least 1, got {num_beams!r}. It is how many partial "
-            "texts beam search keeps at every step; Holtzman et al. used 16, 4 is a common choice."
-        )
-    return int(num_beams)
+    return checks.whole_number(
+        num_beams, "num_beams", minimum=1,
+        hint="It is how many partial texts beam search keeps at every step; Holtzman et al. used 16, 4 is a common choice.",
+    )
 
 
 def _check_length_penalty(length_penalty) -> float:
-    if isinstance(length_penalty, bool) or not isinstance(length_penalty, numbers.Real) or not np.isfinite(length_penalty):
-        raise ValueError(
-            f"length_penalty must be a finite number, got {length_penalty!r}. A hypothesis's score is its "
-            "log-probability / length ** length_penalty: 1.0 (the default) averages per token, 0 sums."
-        )
-    return float(length_penalty)
+    return checks.real_number(
+        length_penalty, "length_penalty",
+        hint="A hypothesis's score is its log-probability / length ** length_penalty: 1.0 (the default) "
+        "averages per token, 0 sums.",
+    )
 
 
 def _check_early_stopping(early_stopping):
@@ -229,24 +227,10 @@ def _check_early_stopping(early_stopping):
 
 
 def check_max_new_tokens(max_new_tokens) -> None:
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, numbers.Integral) or max_new_tokens < 1:
-        raise ValueError(
-            f"max_new_tokens must be a whole number of at least 1, got {max_new_tokens!r}. "
-            "It is how many tokens to generate at most, e.g. max_new_tokens=32."
-        )
-
-
-def _check_ids(ids, vocab_size: int, name: str) -> list[int]:
-    checked = []
-    for position, token_id in enumerate(ids):
-        if isinstance(token_id, bool) or not isinstance(token_id, numbers.Integral):
-            raise TypeError(f"{name}[{position}] = {token_id!r} is not a token id (an int).")
-        if not 0 <= token_id < vocab_size:
-            raise ValueError(f"{name}[{position}] = {token_id} is not a token id; ids go from 0 to {vocab_size - 1}.")
-        checked.append(int(token_id))
-    if not checked:
-        raise ValueError(f"{name} is an empty list of token ids; the model needs at least one token.")
-    return checked
+    checks.whole_number(
+        max_new_tokens, "max_new_tokens", minimum=1,
+        hint="It is how many tokens to generate at most, e.g. max_new_tokens=32.",
+    )
 
 
 def encode_prompt(model, prompt, chat: bool, name: str) -> tuple[str, list[int]]:
@@ -263,6 +247,6 @@ def encode_prompt(model, prompt, chat: bool, name: str) -> tuple[str, list[int]]
                 f"chat=True wraps a text prompt in the chat template; {name} is a list of token ids. "
                 "Pass the user's message as a string, or apply model.chat_prompt() yourself."
             )
-        ids = _check_ids(prompt, model.vocab_size, name)
+        ids = checks.token_ids(prompt, model.vocab_size, name)
         return model.decode(ids), ids
     raise TypeError(f"{name} must be a string or a list of token ids, got {type(prompt).__name__}: {prompt!r}.")

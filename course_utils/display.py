@@ -6,8 +6,9 @@ than that noise leaves untouched. `significant` rounds to significant digits and
 result in plain notation, with thousands separators, as a reader would write it.
 
 The tables lessons print live here too, so that a lesson cell shows an idea in a few lines:
-`replication_table` (lesson 05's results next to Holtzman et al.'s) and `tokens_only_in`
-(lesson 04's "which tokens does only one order keep").
+`replication_table` (lesson 05's results next to Holtzman et al.'s), `tokens_only_in`
+(lesson 04's "which tokens does only one order keep") `top_tokens` and `token_logprobs` (lesson
+07's "the most likely tokens, before and after a change").
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 from course_utils import checks
 
-__all__ = ["significant", "replication_table", "tokens_only_in"]
+__all__ = ["significant", "replication_table", "tokens_only_in", "top_tokens", "token_logprobs"]
 
 
 def significant(value, digits: int = 2) -> str:
@@ -77,3 +78,21 @@ def tokens_only_in(probs, other, token_text: Callable[[int], str], limit: int = 
     only = only[np.argsort(-probs[only], kind="stable")]
     shown = ", ".join(f"{token_text(int(i))!r} {probs[i]:.1%}" for i in only[:limit]) or "(none)"
     return f"{len(only):>4}: {shown}{' ...' if len(only) > limit else ''}"
+
+
+def top_tokens(probs, token_text: Callable[[int], str], n: int = 5) -> str:
+    """The `n` most likely tokens of `probs` as "'␣Paris' 77%, '␣the' 6.5%, ...": percentages to 2
+    significant digits (what every machine prints the same), ties in token-id order."""
+    probs = np.asarray(probs, dtype=float)
+    if probs.ndim != 1:
+        raise ValueError(f"probs must be one distribution (a 1-D array), got shape {probs.shape}.")
+    n = checks.whole_number(n, "n", minimum=1)
+    top = np.argsort(-probs, kind="stable")[:n]
+    return ", ".join(f"{token_text(int(i))!r} {significant(100 * probs[i])}%" for i in top)
+
+
+def token_logprobs(logprobs, token_ids, token_text: Callable[[int], str]) -> str:
+    """Log-probabilities of `token_ids` as "'␣Paris' -0.3, '␣the' -2.7": one decimal (what every
+    machine prints the same), and a log-probability that rounds to zero printed as 0.0, not -0.0."""
+    logprobs = np.asarray(logprobs, dtype=float)
+    return ", ".join(f"{token_text(int(i))!r} {round(float(logprobs[i]), 1) + 0.0:.1f}" for i in token_ids)

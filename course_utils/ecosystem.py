@@ -89,6 +89,9 @@ __all__ = [
     "penalty_table_markdown",
     "penalty_chain_markdown",
     "BEAM_SEARCH",
+    "StructuredOutputSpec",
+    "STRUCTURED_OUTPUT",
+    "structured_output_table_markdown",
 ]
 
 KNOBS = ("temperature", "top_k", "top_p", "min_p")
@@ -291,10 +294,10 @@ def defaults(library: str) -> dict[str, float | int | None]:
     return {k: spec(library, k).default for k in KNOBS if spec(library, k).supported}
 
 
-def _cell(p: ParameterSpec) -> str:
+def _cell(p: ParameterSpec, unset: str = "unset (off)") -> str:
     if not p.supported:
         return "—"
-    default = "unset (off)" if p.default is None else f"{p.default:g}"
+    default = unset if p.default is None else f"{p.default:g}"
     return f"`{p.name}` = **{default}**<br>{p.allowed}"
 
 
@@ -462,13 +465,6 @@ truncation; `course_utils.sampling` does the same in both of its orders: allowed
 logit_bias -> repetition_penalty -> frequency/presence -> no_repeat_ngram_size -> the chain."""
 
 
-def _penalty_cell(p: ParameterSpec) -> str:
-    if not p.supported:
-        return "—"
-    default = "unset" if p.default is None else f"{p.default:g}"
-    return f"`{p.name}` = **{default}**<br>{p.allowed}"
-
-
 def penalty_table_markdown(dials: tuple[str, ...] = PENALTY_DIALS) -> str:
     """A Markdown table: one row per repetition dial, one column per library, then the notes
     and which tokens each library counts."""
@@ -476,7 +472,7 @@ def penalty_table_markdown(dials: tuple[str, ...] = PENALTY_DIALS) -> str:
         PENALTIES[LIBRARIES[0]].dial(dial)  # an unknown dial gets a clear error
     lines = ["| dial | " + " | ".join(LIBRARIES) + " |", "|---" * (len(LIBRARIES) + 1) + "|"]
     for dial in dials:
-        lines.append(f"| {dial} | " + " | ".join(_penalty_cell(PENALTIES[lib].dial(dial)) for lib in LIBRARIES) + " |")
+        lines.append(f"| {dial} | " + " | ".join(_cell(PENALTIES[lib].dial(dial), unset="unset") for lib in LIBRARIES) + " |")
     notes = [
         f"- **{lib}, {d.knob}**: {d.note}" for lib in LIBRARIES for d in PENALTIES[lib].dials
         if d.supported and d.note and d.knob in dials
@@ -504,3 +500,107 @@ BEAM_SEARCH: dict[str, str] = {
     "repetition 28.94 %",
 }
 """Beam search, where it exists."""
+
+
+@dataclass(frozen=True)
+class StructuredOutputSpec:
+    """How one library constrains output to a format (issue 15; checked 2026-12).
+
+    ``request`` is how a request asks for it, ``formats`` what grammars it takes, ``engine``
+    what builds the per-step token mask, ``where`` where that mask meets the sampling chain,
+    ``cut_short`` what a reply cut off by the token limit reports, ``source`` where each was read.
+    """
+
+    library: str
+    request: str
+    formats: str
+    engine: str
+    where: str
+    cut_short: str
+    source: str
+
+
+STRUCTURED_OUTPUT: dict[str, StructuredOutputSpec] = {
+    "OpenAI API": StructuredOutputSpec(
+        "OpenAI API",
+        request='response_format={"type": "json_schema", "json_schema": {"name": ..., "schema": {...}, '
+        '"strict": true}} (Structured Outputs); {"type": "json_object"} is the older JSON mode; custom '
+        'tools take {"type": "grammar", "syntax": "lark" | "regex", "definition": ...}',
+        formats="JSON Schema (a subset when strict); Lark or a regular expression for custom tools",
+        engine="not disclosed (server side)",
+        where="not documented",
+        cut_short='finish_reason="length": "the message content may be partially cut off" (the API '
+        'reference, on JSON mode); a natural end is finish_reason="stop"',
+        source="openai-python src/openai/types/chat/completion_create_params.py, response_format "
+        "(commit 0444895); src/openai/types/shared/custom_tool_input_format.py, Grammar; the API "
+        "reference's finish_reason",
+    ),
+    "Hugging Face transformers": StructuredOutputSpec(
+        "Hugging Face transformers",
+        request="no schema or grammar argument in generate(); hooks: prefix_allowed_tokens_fn (the allowed "
+        "ids per step), bad_words_ids (ban sequences), sequence_bias (bias sequences), or your own "
+        "logits_processor (how grammar libraries plug in)",
+        formats="none built in: a grammar library supplies the allowed ids",
+        engine="PrefixConstrainedLogitsProcessor sets every other token to -inf",
+        where="logits processors run before the sampling warpers (temperature, top-k, top-p, min-p), "
+        "so the mask is applied to the raw logits, like this course's",
+        cut_short="nothing special: generation stops at max_new_tokens",
+        source="transformers 5.24.0 generation/utils.py, GenerationMixin._get_logits_processor: "
+        "SequenceBias, NoBadWords and PrefixConstrained processors are appended before the warpers "
+        "(re-checked by tests/test_structured.py against the installed library)",
+    ),
+    "llama.cpp": StructuredOutputSpec(
+        "llama.cpp",
+        request="--grammar / --grammar-file (GBNF), -j / --json-schema (converted to GBNF by "
+        "json_schema_to_grammar); the server's JSON takes grammar and json_schema",
+        formats="GBNF (llama.cpp's BNF); JSON Schema via conversion; a grammar starting with "
+        "%llguidance goes to llguidance when built with -DLLAMA_LLGUIDANCE=ON",
+        engine="llama.cpp's own grammar sampler (or llguidance)",
+        where="by default the chain samples first and the token is checked against the grammar; only if "
+        "it fails is the grammar applied to the raw logits, before the whole chain, and the token "
+        "drawn again (grammar_first=true applies it first every time)",
+        cut_short='the server reports finish_reason="length" for n_predict, as OpenAI does',
+        source="ggml-org/llama.cpp common/sampling.cpp, common_sampler_sample ('grammar-based rejection "
+        "sampling', then 'resampling: ... first apply the grammar sampler and then the sampling chain'); "
+        "common/sampling.h (grammar_first = false); common/arg.cpp (--grammar, --json-schema); "
+        "tools/server to_json_oaicompat_chat (finish_reason \"length\" unless stopped by EOS or a stop word)",
+    ),
+    "vLLM": StructuredOutputSpec(
+        "vLLM",
+        request="structured_outputs=StructuredOutputsParams(json=..., regex=..., choice=..., grammar=...) "
+        "(guided decoding); its OpenAI-compatible server takes response_format too",
+        formats="JSON Schema, regex, a list of choices, a grammar (EBNF/GBNF or Lark), structural tags",
+        engine="a backend: xgrammar, guidance (llguidance), outlines or lm-format-enforcer",
+        where="the grammar bitmask is applied to the logits before the sampler, which then applies "
+        "penalties, temperature and top-k/top-p",
+        cut_short='finish_reason="length", as OpenAI',
+        source="vllm-project/vllm vllm/v1/worker/gpu_model_runner.py ('Apply structured output bitmasks "
+        "if present' before self._sample); vllm/v1/sample/sampler.py; vllm/sampling_params.py "
+        "(StructuredOutputsParams); vllm/v1/structured_output/backend_guidance.py (LLMatcher, "
+        "whitespace_flexible unless disable_any_whitespace)",
+    ),
+    "this course": StructuredOutputSpec(
+        "this course",
+        request='generate(..., json_schema={...}) or generate(..., grammar="start: ..." or '
+        '{"syntax": "regex", "definition": ...})',
+        formats="JSON Schema (dict or JSON text), Lark, regular expressions (OpenAI's grammar object)",
+        engine="llguidance (course_utils.structured)",
+        where="every step: the mask on the raw logits, then temperature, top-k, top-p, min-p",
+        cut_short='finish_reason="max_new_tokens" (OpenAI\'s "length") and Generation.complete=False',
+        source="course_utils/structured.py and course_utils/generation.py",
+    ),
+}
+"""Structured output in each library, keyed by LIBRARIES plus "this course"."""
+
+
+def structured_output_table_markdown() -> str:
+    """A Markdown table: how each library asks for a format, what builds the mask, where it goes."""
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")  # "lark" | "regex" would split the Markdown cell
+
+    rows = [
+        "| " + " | ".join(cell(x) for x in (s.library, s.request, s.engine, s.where, s.cut_short)) + " |"
+        for s in STRUCTURED_OUTPUT.values()
+    ]
+    header = "| library | how to ask | mask built by | where the mask goes | cut short by the length limit |"
+    return "\n".join([header, "|---|---|---|---|---|", *rows])

@@ -12,16 +12,9 @@ Where the libraries differ, ``order`` selects the chain:
 * ``"llama.cpp"``: top-k -> top-p -> min-p on the T = 1 distribution, then temperature is
   applied to the survivors (llama.cpp's default sampler chain puts temperature last).
 
-Before either chain, the raw logits pass through the stage every library puts first (see
-``ecosystem.PENALTIES``): ``allowed_token_ids`` (vLLM's whitelist), ``logit_bias`` (OpenAI's), the
-repetition penalties and ``no_repeat_ngram_size`` (Hugging Face's n-gram blocking), in that order.
-The penalties read the token ids seen so far, ``prompt_ids`` and ``generated_ids``:
-
-* ``order="transformers"``: ``repetition_penalty`` is Hugging Face's ``RepetitionPenaltyLogitsProcessor``
-  over prompt + generated ids; ``frequency_penalty`` and ``presence_penalty`` are OpenAI's (and
-  vLLM's), counted over the generated ids only.
-* ``order="llama.cpp"``: llama.cpp's penalties sampler: all three count the last ``repeat_last_n``
-  ids of prompt + generated (64 by default, 0 turns them off).
+Before either chain, the raw logits pass through the stage every library puts first
+(`course_utils.penalties`: ``allowed_token_ids``, ``logit_bias``, the repetition penalties,
+``no_repeat_ngram_size``), which reads the token ids seen so far, ``prompt_ids`` and ``generated_ids``.
 
 Conventions: logits have shape ``(V,)`` or ``(..., V)`` (each row is independent);
 ``-inf`` marks a masked token (probability 0); probabilities are float64; entropy is in bits.
@@ -31,12 +24,16 @@ split evenly among exact ties.
 
 from __future__ import annotations
 
-import numbers
+import contextlib
+import inspect
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 import numpy as np
+
+from course_utils import checks
+from course_utils.penalties import History, Penalties, check_histories, check_penalties, penalize, penalty_label
 
 ORDERS = ("transformers", "llama.cpp")
 
@@ -114,16 +111,8 @@ def _check_logits(logits, name: str = "logits", axis: int = -1, keep_dtype: bool
     return x
 
 
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
-def _is_whole(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
 def _check_temperature(temperature) -> float:
-    if not _is_real(temperature):
+    if not checks.is_real(temperature):
         raise TypeError(f"temperature must be a number >= 0 (such as 0.7), got {temperature!r}.")
     t = float(temperature)
     if np.isnan(t) or np.isinf(t) or t < 0:
@@ -136,7 +125,7 @@ def _check_temperature(temperature) -> float:
 
 
 def _check_top_k(top_k) -> int:
-    if not _is_whole(top_k):
+    if not checks.is_whole(top_k):
         raise TypeError(f"top_k must be a whole number such as 50 (0 turns top-k off), got {top_k!r}.")
     if top_k < 0:
         raise ValueError(f"top_k must be >= 0, got {top_k!r}. Use 0 to turn top-k off.")
@@ -144,7 +133,7 @@ def _check_top_k(top_k) -> int:
 
 
 def _check_fraction(value, name: str, off: str) -> float:
-    if not _is_real(value):
+    if not checks.is_real(value):
         raise TypeError(f"{name} must be a number between 0 and 1, got {value!r}.")
     v = float(value)
     if not 0.0 <= v <= 1.0:  # also rejects NaN
@@ -161,7 +150,7 @@ def _check_min_p(min_p) -> float:
 
 
 def _check_min_tokens_to_keep(min_tokens_to_keep) -> int:
-    if not _is_whole(min_tokens_to_keep) or min_tokens_to_keep < 1:
+    if not checks.is_whole(min_tokens_to_keep) or min_tokens_to_keep < 1:
         raise ValueError(
             f"min_tokens_to_keep must be a whole number >= 1, got {min_tokens_to_keep!r}. "
             "It is the number of tokens a filter may never remove (1 keeps at least the top token)."
@@ -187,121 +176,6 @@ def _check_rng(rng) -> np.random.Generator:
     return rng
 
 
-def _check_repetition_penalty(value) -> float:
-    if not _is_real(value):
-        raise TypeError(f"repetition_penalty must be a number > 0 (such as 1.2; 1.0 is off), got {value!r}.")
-    v = float(value)
-    if not (v > 0 and np.isfinite(v)):  # also rejects NaN
-        raise ValueError(
-            f"repetition_penalty must be a finite number > 0, got {value!r}. 1.0 turns it off; above 1 "
-            "makes tokens already in the text less likely (1.2 is a common choice), below 1 more likely."
-        )
-    return v
-
-
-def _check_openai_penalty(value, name: str) -> float:
-    if not _is_real(value):
-        raise TypeError(f"{name} must be a number between -2 and 2 (0 is off), got {value!r}.")
-    v = float(value)
-    if not -2.0 <= v <= 2.0:  # also rejects NaN
-        raise ValueError(
-            f"{name} must be between -2 and 2 (OpenAI's range), got {value!r}. 0 turns it off; "
-            "positive values make tokens already generated less likely."
-        )
-    return v
-
-
-def _check_count(value, name: str, off: str) -> int:
-    if not _is_whole(value):
-        raise TypeError(f"{name} must be a whole number >= 0, got {value!r}. {off}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}. {off}")
-    return int(value)
-
-
-def _check_logit_bias(logit_bias) -> tuple[np.ndarray, np.ndarray] | None:
-    """OpenAI's logit_bias: {token id: bias in -100..100}; returns (ids, biases) arrays."""
-    if logit_bias is None:
-        return None
-    if not isinstance(logit_bias, Mapping):
-        raise TypeError(
-            f"logit_bias must be a dict from token id to bias, such as {{1234: -100}}, got {logit_bias!r}."
-        )
-    for token_id, bias in logit_bias.items():
-        if not _is_whole(token_id):
-            raise TypeError(f"logit_bias keys must be token ids (ints), got the key {token_id!r}.")
-        if not _is_real(bias) or not -100.0 <= float(bias) <= 100.0:
-            raise ValueError(
-                f"logit_bias[{token_id}] = {bias!r}: a bias must be a number between -100 and 100 "
-                "(OpenAI's range); -100 effectively bans the token, +100 effectively forces it."
-            )
-    if not logit_bias:
-        return None
-    ids = np.fromiter(logit_bias.keys(), dtype=np.int64, count=len(logit_bias))
-    return ids, np.fromiter(logit_bias.values(), dtype=np.float64, count=len(logit_bias))
-
-
-def _check_token_ids(ids, name: str) -> np.ndarray:
-    """A sequence of token ids as an int64 array (the vocabulary bound is checked with the logits)."""
-    if isinstance(ids, (str, bytes, Mapping)):
-        raise TypeError(f"{name} must be a list of token ids (ints), got {ids!r}.")
-    try:
-        array = np.asarray(ids)
-    except ValueError:
-        array = np.asarray(ids, dtype=object)
-    if array.ndim != 1 or (array.size and array.dtype.kind not in "iu"):
-        if array.ndim != 1:
-            raise TypeError(f"{name} must be a flat list of token ids (ints), got {ids!r}.")
-        bad = next((i for i in array if not _is_whole(i)), ids)
-        raise TypeError(f"{name} must be a flat list of token ids (ints), but it holds {bad!r}.")
-    return array.astype(np.int64, copy=False)
-
-
-def _check_allowed_token_ids(allowed) -> np.ndarray | None:
-    if allowed is None:
-        return None
-    ids = _check_token_ids(allowed, "allowed_token_ids")
-    if ids.size == 0:
-        raise ValueError(
-            "allowed_token_ids is empty, which would forbid every token. Pass the ids that may be "
-            "drawn, or None to allow them all."
-        )
-    return ids
-
-
-class _Penalties(NamedTuple):
-    """The settings of the stage before the chain: what it does to the raw logits."""
-
-    repetition_penalty: float = 1.0
-    frequency_penalty: float = 0.0
-    presence_penalty: float = 0.0
-    no_repeat_ngram_size: int = 0
-    repeat_last_n: int = 64
-    logit_bias: tuple[np.ndarray, np.ndarray] | None = None
-    allowed_token_ids: np.ndarray | None = None
-
-    @property
-    def active(self) -> bool:
-        return (
-            self.repetition_penalty != 1.0
-            or self.frequency_penalty != 0.0
-            or self.presence_penalty != 0.0
-            or self.no_repeat_ngram_size > 0
-            or self.logit_bias is not None
-            or self.allowed_token_ids is not None
-        )
-
-    @property
-    def slope(self) -> float:
-        """The most a raw logit's change can be magnified by this stage (for draw margins).
-
-        Dividing by the repetition penalty scales a logit by 1/p, multiplying by p; the additive
-        penalties and the bias shift it, and a mask ignores it.
-        """
-        p = self.repetition_penalty
-        return max(1.0, p, 1.0 / p)
-
-
 class _Settings(NamedTuple):
     temperature: float
     top_k: int
@@ -309,47 +183,21 @@ class _Settings(NamedTuple):
     min_p: float
     order: str
     min_tokens_to_keep: int
-    penalties: _Penalties = _Penalties()
+    penalties: Penalties = Penalties()
 
 
-def _check_settings(
-    temperature,
-    top_k,
-    top_p,
-    min_p,
-    order,
-    min_tokens_to_keep,
-    repetition_penalty=1.0,
-    frequency_penalty=0.0,
-    presence_penalty=0.0,
-    no_repeat_ngram_size=0,
-    repeat_last_n=64,
-    logit_bias=None,
-    allowed_token_ids=None,
-) -> _Settings:
-    order = _check_order(order)
-    penalties = _Penalties(
-        _check_repetition_penalty(repetition_penalty),
-        _check_openai_penalty(frequency_penalty, "frequency_penalty"),
-        _check_openai_penalty(presence_penalty, "presence_penalty"),
-        _check_count(no_repeat_ngram_size, "no_repeat_ngram_size", "0 turns n-gram blocking off; 3 forbids repeating any 3 tokens in a row."),
-        _check_count(repeat_last_n, "repeat_last_n", "It is how many of the last tokens llama.cpp's penalties look at (64 by default; 0 turns them off)."),
-        _check_logit_bias(logit_bias),
-        _check_allowed_token_ids(allowed_token_ids),
-    )
-    if order == "transformers" and repeat_last_n != 64:
-        raise ValueError(
-            f"repeat_last_n={repeat_last_n!r} is llama.cpp's window and only applies with order='llama.cpp'; "
-            "with order='transformers' the repetition penalty counts the whole text, as Hugging Face does."
-        )
+def _check_settings(settings: dict) -> _Settings:
+    """Every setting checked, the defaults of `SETTING_DEFAULTS` filled in for the missing ones."""
+    s = {**SETTING_DEFAULTS, **settings}
+    order = _check_order(s["order"])
     return _Settings(
-        _check_temperature(temperature),
-        _check_top_k(top_k),
-        _check_top_p(top_p),
-        _check_min_p(min_p),
+        _check_temperature(s["temperature"]),
+        _check_top_k(s["top_k"]),
+        _check_top_p(s["top_p"]),
+        _check_min_p(s["min_p"]),
         order,
-        _check_min_tokens_to_keep(min_tokens_to_keep),
-        penalties,
+        _check_min_tokens_to_keep(s["min_tokens_to_keep"]),
+        check_penalties(**{name: s[name] for name in PENALTY_SETTINGS}),
     )
 
 
@@ -358,8 +206,10 @@ def _check_settings(
 # --------------------------------------------------------------------------------------------
 
 
-# The chain's keywords and their defaults, as every public function here spells them.
-_SETTING_DEFAULTS = dict(
+#: Every sampling setting and its default: the one place the chain's keywords are spelled. The
+#: public functions here (and generation's) receive them as ``**settings`` and show them in their
+#: signatures through `takes_settings`.
+SETTING_DEFAULTS = dict(
     temperature=1.0,
     top_k=0,
     top_p=1.0,
@@ -375,15 +225,33 @@ _SETTING_DEFAULTS = dict(
     allowed_token_ids=None,
 )
 
+#: The settings of the stage before temperature (`penalize_logits`), with ``order`` choosing whose rules.
+PENALTY_SETTINGS = (
+    "repetition_penalty", "frequency_penalty", "presence_penalty", "no_repeat_ngram_size", "repeat_last_n",
+    "logit_bias", "allowed_token_ids", "order",
+)
 
-def _check_settings_by_name(settings: dict) -> _Settings:
+
+def takes_settings(function=None, *, names: Sequence[str] = tuple(SETTING_DEFAULTS)):
+    """Decorator for a function that receives sampling settings as ``**settings``: its signature
+    (what ``help()`` and JupyterLab's Shift-Tab show) lists each of ``names`` with its default
+    from `SETTING_DEFAULTS`, so the keywords are written once and every function shows all of them."""
+    if function is None:
+        return lambda f: takes_settings(f, names=names)
+    signature = inspect.signature(function)
+    own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    dials = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=SETTING_DEFAULTS[name]) for name in names]
+    function.__signature__ = signature.replace(parameters=own + dials)
+    return function
+
+
+def _check_settings_by_name(settings: dict, names: Sequence[str] = tuple(SETTING_DEFAULTS)) -> _Settings:
     """`_check_settings` for a dict of keywords, with the public functions' defaults."""
-    unknown = sorted(set(settings) - set(_SETTING_DEFAULTS))
+    unknown = sorted(set(settings) - set(names))
     if unknown:
-        raise TypeError(
-            f"{unknown[0]!r} is not a sampling setting; the settings are {', '.join(_SETTING_DEFAULTS)}."
-        )
-    return _check_settings(**{**_SETTING_DEFAULTS, **settings})
+        kind = "sampling setting" if len(names) == len(SETTING_DEFAULTS) else "setting here"
+        raise TypeError(f"{unknown[0]!r} is not a {kind}; the settings are {', '.join(names)}.")
+    return _check_settings(settings)
 
 
 def _scale(x: np.ndarray, t: float) -> np.ndarray:
@@ -513,119 +381,6 @@ def _chain(x: np.ndarray, s: _Settings):
         yield "temperature", temp_label, z, s.temperature
 
 
-# ---- the stage before the chain: whitelist, bias, penalties, n-gram blocking ------------------
-
-
-class _History(NamedTuple):
-    """The token ids one row of logits follows: the prompt, then what was generated."""
-
-    prompt: np.ndarray
-    generated: np.ndarray
-
-    @property
-    def all(self) -> np.ndarray:
-        return np.concatenate([self.prompt, self.generated])
-
-
-_NO_IDS = np.zeros(0, dtype=np.int64)
-
-
-def _check_histories(prompt_ids, generated_ids, shape: tuple[int, ...]) -> list[_History]:
-    """One _History per row of logits with `shape`; ids are checked against the vocabulary."""
-    vocab, n_rows = shape[-1], int(np.prod(shape[:-1], dtype=np.int64))
-
-    def per_row(ids, name: str) -> list[np.ndarray]:
-        if ids is None:
-            return [_NO_IDS] * n_rows
-        if len(shape) == 1:
-            rows = [_check_token_ids(ids, name)]
-        else:
-            if isinstance(ids, (str, bytes)) or not isinstance(ids, (Sequence, np.ndarray)) or len(ids) != n_rows:
-                count = len(ids) if isinstance(ids, (Sequence, np.ndarray)) else "not a list"
-                raise ValueError(
-                    f"{name} must hold one list of token ids per row of logits: the logits have {n_rows} "
-                    f"rows, {name} has {count}. For one row of logits, pass a flat list of ids."
-                )
-            flat = [i for i, row in enumerate(ids) if not isinstance(row, (Sequence, np.ndarray)) or isinstance(row, str)]
-            if flat:
-                raise ValueError(
-                    f"{name} must hold one list of token ids per row of logits, but {name}[{flat[0]}] is "
-                    f"{ids[flat[0]]!r}, not a list. With {n_rows} rows, pass {n_rows} lists such as [[1, 2], [3]]."
-                )
-            rows = [_check_token_ids(row, f"{name}[{i}]") for i, row in enumerate(ids)]
-        for row in rows:
-            _check_in_vocabulary(row, name, vocab)
-        return rows
-
-    return [_History(p, g) for p, g in zip(per_row(prompt_ids, "prompt_ids"), per_row(generated_ids, "generated_ids"))]
-
-
-def _check_in_vocabulary(ids: np.ndarray, name: str, vocab: int) -> None:
-    if ids.size and (ids.min() < 0 or ids.max() >= vocab):
-        bad = int(ids[(ids < 0) | (ids >= vocab)][0])
-        raise ValueError(f"{name} contains {bad}, which is not a token id: these logits have ids 0 to {vocab - 1}.")
-
-
-def _penalize(x: np.ndarray, histories: list[_History], s: _Settings) -> np.ndarray:
-    """The logits after the stage before the chain, one row per history; `x` is left unchanged."""
-    p, vocab = s.penalties, x.shape[-1]
-    if p.allowed_token_ids is not None:
-        _check_in_vocabulary(p.allowed_token_ids, "allowed_token_ids", vocab)
-    if p.logit_bias is not None:
-        _check_in_vocabulary(p.logit_bias[0], "logit_bias", vocab)
-    rows = x.reshape(-1, vocab).copy()
-    for row, history in zip(rows, histories):
-        _penalize_row(row, history, p, s.order)
-    if np.isneginf(rows.max(axis=-1)).any():
-        raise ValueError(
-            "every entry of a row of logits is -inf after allowed_token_ids, logit_bias and the "
-            f"penalties (no_repeat_ngram_size={p.no_repeat_ngram_size}), so every token is masked and no "
-            "probability distribution exists. Allow more tokens or use a larger no_repeat_ngram_size."
-        )
-    return rows.reshape(x.shape)
-
-
-def _penalize_row(x: np.ndarray, history: _History, p: _Penalties, order: str) -> None:
-    """Apply the stage to one row in place, in the order vLLM and llama.cpp apply it (see ecosystem.PENALTIES)."""
-    if p.allowed_token_ids is not None:
-        banned = np.ones(x.shape, dtype=bool)
-        banned[p.allowed_token_ids] = False
-        x[banned] = -np.inf
-    if p.logit_bias is not None:
-        ids, biases = p.logit_bias
-        x[ids] += biases
-    if order == "transformers":
-        if p.repetition_penalty != 1.0:
-            seen = np.unique(history.all)
-            x[seen] = _repetition(x[seen], p.repetition_penalty)
-        if p.frequency_penalty or p.presence_penalty:
-            ids, counts = np.unique(history.generated, return_counts=True)
-            x[ids] -= counts * p.frequency_penalty + p.presence_penalty
-    elif p.repeat_last_n and (p.repetition_penalty != 1.0 or p.frequency_penalty or p.presence_penalty):
-        # llama.cpp's penalties sampler: one window of the last repeat_last_n ids, prompt included.
-        ids, counts = np.unique(history.all[-p.repeat_last_n :], return_counts=True)
-        x[ids] = _repetition(x[ids], p.repetition_penalty) - (counts * p.frequency_penalty + p.presence_penalty)
-    if p.no_repeat_ngram_size:
-        x[_ngram_bans(history.all, p.no_repeat_ngram_size)] = -np.inf
-
-
-def _repetition(values: np.ndarray, penalty: float) -> np.ndarray:
-    """Divide positive logits by the penalty, multiply negative ones: both move away from likely.
-
-    (CTRL's paper only divided, which makes a negative logit *more* likely; every library fixed it so.)
-    """
-    return np.where(values < 0, values * penalty, values / penalty)
-
-
-def _ngram_bans(ids: np.ndarray, n: int) -> np.ndarray:
-    """Tokens that would complete an n-gram already present in `ids` (NoRepeatNGramLogitsProcessor)."""
-    if len(ids) < n:
-        return _NO_IDS
-    windows = np.lib.stride_tricks.sliding_window_view(ids, n)
-    prefix = ids[len(ids) - n + 1 :]
-    return windows[(windows[:, :-1] == prefix).all(axis=1), -1]
-
-
 def _stages(x: np.ndarray, s: _Settings) -> list[Stage]:
     return [Stage(name, label, _softmax(z, t)) for name, label, z, t in _chain(x, s)]
 
@@ -700,75 +455,29 @@ def min_p_filter(logits, min_p, min_tokens_to_keep=1) -> np.ndarray:
     return _min_p(x, _check_min_p(min_p), _check_min_tokens_to_keep(min_tokens_to_keep)).copy()
 
 
-def sampling_stages(
-    logits,
-    *,
-    temperature=1.0,
-    top_k=0,
-    top_p=1.0,
-    min_p=0.0,
-    order="transformers",
-    min_tokens_to_keep=1,
-    prompt_ids=None,
-    generated_ids=None,
-    **penalties,
-) -> list[Stage]:
+@takes_settings
+def sampling_stages(logits, *, prompt_ids=None, generated_ids=None, **settings) -> list[Stage]:
     """The distribution after each stage of the chain, in the order ``order`` applies them.
 
     The first stage is always the plain softmax of the logits (T = 1); the last is the
     distribution the next token is drawn from. Stages that are turned off still appear
     (their label says "off"), so a plot can keep one panel per stage. With any of
-    `penalize_logits`'s dials set (``penalties``: repetition_penalty, ..., allowed_token_ids), a
+    `penalize_logits`'s dials set (repetition_penalty, ..., allowed_token_ids), a
     "penalties" stage follows the input: the softmax of the penalized logits (T = 1).
     """
-    s = _check_settings_by_name(
-        dict(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, order=order,
-             min_tokens_to_keep=min_tokens_to_keep, **penalties)
-    )
+    s = _check_settings_by_name(settings)
     x = _check_logits(logits)
-    histories = _check_histories(prompt_ids, generated_ids, x.shape)
+    histories = check_histories(prompt_ids, generated_ids, x.shape)
     if not s.penalties.active:
         return _stages(x, s)
-    penalized = _penalize(x, histories, s)
+    penalized = penalize(x, histories, s.penalties, s.order)
     input_stage, *chain = _stages(penalized, s)
     return [Stage("input", "softmax of the logits (T = 1)", _softmax(x)),
-            Stage("penalties", _penalty_label(s.penalties, s.order), input_stage.probs), *chain]
+            Stage("penalties", penalty_label(s.penalties, s.order), input_stage.probs), *chain]
 
 
-def _penalty_label(p: _Penalties, order: str) -> str:
-    """For plot titles, e.g. "repetition 1.2, no-repeat 3-gram"."""
-    parts = []
-    if p.allowed_token_ids is not None:
-        parts.append(f"{len(p.allowed_token_ids)} allowed ids")
-    if p.logit_bias is not None:
-        parts.append(f"logit_bias on {len(p.logit_bias[0])} ids")
-    if p.repetition_penalty != 1.0:
-        parts.append(f"repetition {p.repetition_penalty:g}")
-    if p.frequency_penalty:
-        parts.append(f"frequency {p.frequency_penalty:g}")
-    if p.presence_penalty:
-        parts.append(f"presence {p.presence_penalty:g}")
-    if order == "llama.cpp" and (p.repetition_penalty != 1.0 or p.frequency_penalty or p.presence_penalty):
-        parts.append(f"last {p.repeat_last_n} ids")
-    if p.no_repeat_ngram_size:
-        parts.append(f"no-repeat {p.no_repeat_ngram_size}-gram")
-    return ", ".join(parts)
-
-
-def penalize_logits(
-    logits,
-    *,
-    prompt_ids=None,
-    generated_ids=None,
-    repetition_penalty=1.0,
-    frequency_penalty=0.0,
-    presence_penalty=0.0,
-    no_repeat_ngram_size=0,
-    repeat_last_n=64,
-    logit_bias=None,
-    allowed_token_ids=None,
-    order="transformers",
-) -> np.ndarray:
+@takes_settings(names=PENALTY_SETTINGS)
+def penalize_logits(logits, *, prompt_ids=None, generated_ids=None, **settings) -> np.ndarray:
     """The logits after the stage every library runs before temperature and truncation.
 
     In order: ``allowed_token_ids`` (every other token gets -inf), ``logit_bias`` (added),
@@ -777,75 +486,27 @@ def penalize_logits(
     of logits, one list per row for a batch. ``order`` chooses whose penalties (see the module
     docstring); with nothing set the logits come back unchanged (as float64).
     """
-    settings = dict(
-        repetition_penalty=repetition_penalty,
-        frequency_penalty=frequency_penalty,
-        presence_penalty=presence_penalty,
-        no_repeat_ngram_size=no_repeat_ngram_size,
-        repeat_last_n=repeat_last_n,
-        logit_bias=logit_bias,
-        allowed_token_ids=allowed_token_ids,
-        order=order,
-    )
-    s = _check_settings_by_name(settings)
+    s = _check_settings_by_name(settings, PENALTY_SETTINGS)
     x = _check_logits(logits)
-    return _penalize(x, _check_histories(prompt_ids, generated_ids, x.shape), s)
+    return penalize(x, check_histories(prompt_ids, generated_ids, x.shape), s.penalties, s.order)
 
 
-def next_token_distribution(
-    logits,
-    *,
-    temperature=1.0,
-    top_k=0,
-    top_p=1.0,
-    min_p=0.0,
-    order="transformers",
-    min_tokens_to_keep=1,
-    prompt_ids=None,
-    generated_ids=None,
-    repetition_penalty=1.0,
-    frequency_penalty=0.0,
-    presence_penalty=0.0,
-    no_repeat_ngram_size=0,
-    repeat_last_n=64,
-    logit_bias=None,
-    allowed_token_ids=None,
-) -> np.ndarray:
+@takes_settings
+def next_token_distribution(logits, *, prompt_ids=None, generated_ids=None, **settings) -> np.ndarray:
     """The final probabilities the next token is drawn from, after the whole chain.
 
     The penalty keywords act on the raw logits before the chain: see `penalize_logits`.
     """
-    s = _check_settings(
-        temperature, top_k, top_p, min_p, order, min_tokens_to_keep, repetition_penalty, frequency_penalty,
-        presence_penalty, no_repeat_ngram_size, repeat_last_n, logit_bias, allowed_token_ids,
-    )
+    s = _check_settings_by_name(settings)
     x = _check_logits(logits)
-    histories = _check_histories(prompt_ids, generated_ids, x.shape)
+    histories = check_histories(prompt_ids, generated_ids, x.shape)
     if s.penalties.active:
-        x = _penalize(x, histories, s)
+        x = penalize(x, histories, s.penalties, s.order)
     return _final_distribution(x, s)
 
 
-def sample_next_token(
-    logits,
-    *,
-    rng,
-    temperature=1.0,
-    top_k=0,
-    top_p=1.0,
-    min_p=0.0,
-    order="transformers",
-    min_tokens_to_keep=1,
-    prompt_ids=None,
-    generated_ids=None,
-    repetition_penalty=1.0,
-    frequency_penalty=0.0,
-    presence_penalty=0.0,
-    no_repeat_ngram_size=0,
-    repeat_last_n=64,
-    logit_bias=None,
-    allowed_token_ids=None,
-):
+@takes_settings
+def sample_next_token(logits, *, rng, prompt_ids=None, generated_ids=None, **settings):
     """Draw the next token's index from the chain's final distribution.
 
     Returns an ``int`` for one row of logits, an integer array (one index per row) for a
@@ -854,12 +515,9 @@ def sample_next_token(
     is drawn, and why that way: see `draw_next_token`; the penalty keywords: `penalize_logits`.
     """
     _check_rng(rng)
-    s = _check_settings(
-        temperature, top_k, top_p, min_p, order, min_tokens_to_keep, repetition_penalty, frequency_penalty,
-        presence_penalty, no_repeat_ngram_size, repeat_last_n, logit_bias, allowed_token_ids,
-    )
+    s = _check_settings_by_name(settings)
     x = _check_logits(logits, keep_dtype=True)
-    histories = _check_histories(prompt_ids, generated_ids, x.shape)
+    histories = check_histories(prompt_ids, generated_ids, x.shape)
     rows = x.reshape(-1, x.shape[-1])
     picks = np.array([_draw_row(row, rng, s, h).token for row, h in zip(rows, histories)], dtype=np.int64)
     return int(picks[0]) if x.ndim == 1 else picks.reshape(x.shape[:-1])
@@ -875,6 +533,7 @@ class Draw(NamedTuple):
     margin: float
 
 
+@takes_settings
 def draw_next_token(logits, *, rng, prompt_ids=None, generated_ids=None, **settings) -> Draw:
     """`sample_next_token` for one row of logits, with the draw's decision margin.
 
@@ -899,13 +558,13 @@ def draw_next_token(logits, *, rng, prompt_ids=None, generated_ids=None, **setti
     if x.ndim != 1:
         raise ValueError(f"draw_next_token takes one row of logits (shape (V,)), got shape {x.shape}; "
                          "use sample_next_token for a batch.")
-    [history] = _check_histories(prompt_ids, generated_ids, x.shape)
+    [history] = check_histories(prompt_ids, generated_ids, x.shape)
     return _draw_row(x, rng, s, history)
 
 
-def _draw_row(x: np.ndarray, rng: np.random.Generator, s: _Settings, history: _History) -> Draw:
+def _draw_row(x: np.ndarray, rng: np.random.Generator, s: _Settings, history: History) -> Draw:
     if s.penalties.active:
-        token, margin = _race(_penalize(x.astype(np.float64), [history], s), rng, s)
+        token, margin = _race(penalize(x.astype(np.float64), [history], s.penalties, s.order), rng, s)
         draw = Draw(token, margin / s.penalties.slope)
     else:
         draw = _race(x, rng, s)
@@ -947,6 +606,26 @@ def _check_margin(draw: Draw) -> None:
             f"{MARGIN_VARIABLE}={required:g}: another machine's last-digit differences could draw "
             "another token. Choose another seed or prompt for a result that every machine reproduces."
         )
+
+
+@contextlib.contextmanager
+def required_margin(logits: float) -> Iterator[None]:
+    """Inside the ``with`` block, draws need a margin of at least `logits` (0: no check at all).
+
+    It sets ``COURSE_MIN_MARGIN`` for the block and restores it afterwards. For the one place that
+    must draw without the check: lesson 07 plays "another machine" whose draws another machine
+    would not reproduce either, next to a run that every machine does reproduce.
+    """
+    logits = checks.real_number(logits, "logits", minimum=0, hint="It is a margin in logits; 0 turns the check off.")
+    before = os.environ.get(MARGIN_VARIABLE)
+    os.environ[MARGIN_VARIABLE] = repr(float(logits))
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(MARGIN_VARIABLE, None)
+        else:
+            os.environ[MARGIN_VARIABLE] = before
 
 
 def _half_gap(scores: np.ndarray) -> float:

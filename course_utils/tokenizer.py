@@ -167,6 +167,11 @@ class Tokenizer:
     def vocab_size(self) -> int:
         return len(self._vocabulary)
 
+    def to_json(self) -> str:
+        """The tokenizer as a `tokenizers` JSON document (what Hugging Face ships as tokenizer.json),
+        for tools that read that format, such as the grammar engine behind `course_utils.structured`."""
+        return self._backend.to_str()
+
     def encode(self, text: str) -> list[int]:
         """Token ids of `text`; special tokens written in it ("<|im_start|>") become one id each."""
         if not isinstance(text, str):

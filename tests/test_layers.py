@@ -13,10 +13,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "course_utils"
 # Lowest first. A module may import modules of a lower layer only.
 LAYERS = [
     {"checks"},  # what a learner passes in: one rule for every check
+    {"penalties"},  # the stage before temperature (sampling's building block)
     {"sampling", "ecosystem", "degeneration", "display"},  # pure numpy math, data and number formats
     {"tokenizer", "weight_cache"},  # text <-> ids; the weights' file on disk
     {"model"},
-    {"beam_search"},  # below generation, which routes generate(num_beams=k) to it
+    {"beam_search", "structured"},  # below generation, which routes num_beams and json_schema / grammar to them
     {"generation", "adapters"},
     {"plots"},
     {"widgets"},

@@ -36,6 +36,7 @@ def test_visible_whitespace():
 def test_token_label_shortens_and_names_the_empty_token():
     assert token_label(" the") == "␣the"
     assert token_label("") == "∅"
+    assert token_label("\r\n") == token_label("␍↵") == "\\r↵"  # the plots' font has no ␍
     assert token_label("x" * 30, max_chars=10) == "x" * 9 + "…"
     with pytest.raises(ValueError, match="max_chars"):
         token_label("a", max_chars=1)

@@ -1,4 +1,4 @@
-"""The lesson 03 static figure: sampled frequencies next to the probabilities."""
+"""The static figures of lessons 03 and 04: sampled frequencies next to the probabilities; the chain stage by stage."""
 
 import numpy as np
 import pytest
@@ -38,3 +38,26 @@ def test_counts_that_do_not_fit_get_a_clear_error(bad):
     probs, _ = _setup()
     with pytest.raises(ValueError, match="counts"):
         sampling_convergence_figure(probs, bad, str)
+
+
+# -- lesson 04: the chain, stage by stage --------------------------------------------------------
+
+
+def test_chain_stages_figure_draws_every_stage_of_both_orders_on_the_same_tokens():
+    from course_utils.plots import chain_stages_figure
+    from course_utils.sampling import ORDERS, sampling_stages
+
+    logits = np.log([0.4, 0.3, 0.15, 0.1, 0.05])
+    chains = {order: sampling_stages(logits, temperature=2.0, top_p=0.6, order=order) for order in ORDERS}
+    shown = chain_stages_figure(chains, lambda i: f"t{i}", top=4)
+    axes = [ax for ax in shown.figure.axes if ax.get_visible()]
+    assert len(axes) == sum(len(stages) for stages in chains.values()) == 10
+    for ax, stage in zip(axes, [s for stages in chains.values() for s in stages]):
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["t0", "t1", "t2", "t3"]  # the same tokens everywhere
+        assert ax.get_title() == f"{stage.label}\nkeeps {int(np.count_nonzero(stage.probs)):,}"
+        heights = [bar.get_height() for bar in ax.patches]
+        kept = stage.probs[:4] > 0
+        assert np.allclose(np.array(heights)[kept], stage.probs[:4][kept])
+    assert repr(shown) == "chain_stages_figure(transformers, llama.cpp)"
+    with pytest.raises(ValueError, match="chains"):
+        chain_stages_figure({}, str)

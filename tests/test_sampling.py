@@ -1,5 +1,7 @@
 """Hand-checked values, limits and error messages of course_utils.sampling."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -314,6 +316,20 @@ def test_a_near_tie_is_refused_only_when_a_margin_is_required(monkeypatch):
     assert sample_next_token([1.0, 2.0], rng=np.random.default_rng(0), temperature=0) == 1
 
 
+def test_every_sampling_function_shows_every_setting_in_its_signature():
+    import inspect
+
+    from course_utils import generation, sampling
+
+    for function in (sampling.next_token_distribution, sampling.sample_next_token, sampling.draw_next_token,
+                     sampling.sampling_stages, generation.generate, generation.generate_batch):
+        parameters = inspect.signature(function).parameters
+        assert {name: parameters[name].default for name in sampling.SETTING_DEFAULTS} == sampling.SETTING_DEFAULTS
+    assert list(inspect.signature(sampling.penalize_logits).parameters)[3:] == list(sampling.PENALTY_SETTINGS)
+    with pytest.raises(TypeError, match="'temperature' is not a setting here"):
+        sampling.penalize_logits([1.0, 2.0], temperature=0.5)
+
+
 def test_draw_next_token_takes_the_chains_settings_by_name():
     draw = draw_next_token([1.0, 2.0, 0.5], rng=np.random.default_rng(0), temperature=0.7, top_p=0.9)
     assert draw.token == sample_next_token([1.0, 2.0, 0.5], rng=np.random.default_rng(0), temperature=0.7, top_p=0.9)
@@ -321,3 +337,21 @@ def test_draw_next_token_takes_the_chains_settings_by_name():
         draw_next_token([1.0, 2.0], rng=np.random.default_rng(0), temprature=1.0)
     with pytest.raises(ValueError, match="one row of logits"):
         draw_next_token([[1.0, 2.0]], rng=np.random.default_rng(0))
+
+
+def test_required_margin_sets_the_check_for_a_block_only(monkeypatch):
+    from course_utils.sampling import required_margin
+
+    monkeypatch.setenv("COURSE_MIN_MARGIN", "0.1")
+    tie = np.array([1.0, 1.05])
+    with required_margin(0):
+        assert draw_next_token(tie, rng=np.random.default_rng(0), temperature=0).token == 1
+    with pytest.raises(NearTieError):
+        draw_next_token(tie, rng=np.random.default_rng(0), temperature=0)
+    monkeypatch.delenv("COURSE_MIN_MARGIN")
+    with required_margin(0.1), pytest.raises(NearTieError):
+        draw_next_token(tie, rng=np.random.default_rng(0), temperature=0)
+    assert "COURSE_MIN_MARGIN" not in os.environ
+    with pytest.raises(ValueError, match="logits must be a finite number >= 0, got -1. It is a margin in logits"):
+        with required_margin(-1):
+            pass

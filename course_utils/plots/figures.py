@@ -149,6 +149,47 @@ def sampling_convergence_figure(
     return StaticFigure(figure, f"sampling_convergence_figure(N = {', '.join(f'{n:,}' for n in sizes)})")
 
 
+def chain_stages_figure(chains: dict, token_text, *, top: int = 8) -> StaticFigure:
+    """The distribution after every stage of the sampling chain, one row per chain order.
+
+    ``chains`` maps a row title (e.g. ``order="transformers"``) to the list of
+    ``sampling.sampling_stages(...)`` for the same logits. Every panel shows the same ``top`` tokens
+    (the most likely at the input) with their probability after that stage: blue while a token is
+    kept, a grey stub once a stage has removed it. A panel's title names the stage and how many of
+    the vocabulary's tokens it still keeps.
+    """
+    rows = list(chains.values())
+    if not rows or any(not stages for stages in rows):
+        raise ValueError("chains must map each order to a non-empty list of sampling_stages(...)")
+    top = checks.whole_number(top, "top", minimum=1, maximum=20)
+    inputs = rows[0][0].probs
+    shown = np.argsort(-inputs, kind="stable")[:top]
+    labels = [token_label(token_text(int(i)), max_chars=8) for i in shown]
+    n_cols = max(len(stages) for stages in rows)
+    figure = new_figure(150 * n_cols + 60, 190 * len(rows) + 70)
+    axes = np.atleast_2d(figure.subplots(len(rows), n_cols, sharey=True, squeeze=False))
+    high = 1.05 * max(float(stage.probs[shown].max()) for stages in rows for stage in stages)
+    positions = np.arange(top)
+    for r, (title, stages) in enumerate(chains.items()):
+        for c, ax in enumerate(axes[r]):
+            if c >= len(stages):
+                ax.set_visible(False)
+                continue
+            probs = stages[c].probs[shown]
+            kept = probs > 0
+            ax.bar(positions, np.where(kept, probs, 0.012 * high), color=[ROLE["kept"] if k else ROLE["removed"] for k in kept])
+            ax.set_title(f"{stages[c].label}\nkeeps {int(np.count_nonzero(stages[c].probs)):,}", fontsize=8.5)
+            ax.set_ylim(0, high)
+            ax.set_xticks(positions, labels, rotation=70, fontsize=7.5)
+            for side in ("top", "right"):
+                ax.spines[side].set_visible(False)
+        axes[r][0].set_ylabel(f"{title}\nprobability", fontsize=9)
+    figure.suptitle("Stage by stage: where the chain cuts, and what temperature does to the survivors",
+                    fontsize=11, x=0.01, ha="left")
+    figure.tight_layout(rect=(0, 0, 1, 0.95))
+    return StaticFigure(figure, f"chain_stages_figure({', '.join(chains)})")
+
+
 # -- lesson 05: greedy's loop, the Holtzman replication -------------------------------------
 
 

@@ -69,11 +69,12 @@ DPI = 80
 def token_label(text: str, max_chars: int = 14) -> str:
     """A plot label for a token: whitespace made visible, long tokens shortened with '…'.
 
-    An empty token shows as ∅ so that its bar still has a label.
+    An empty token shows as ∅ so that its bar still has a label; a carriage return as \\r, since
+    DejaVu Sans (the plots' font) has no ␍ glyph.
     """
     if max_chars < 2:
         raise ValueError(f"max_chars must be at least 2, got {max_chars}")
-    label = visible(text)
+    label = visible(text).replace("␍", "\\r")
     if label == "":
         return "∅"
     if len(label) > max_chars:

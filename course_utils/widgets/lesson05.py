@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as widgets
@@ -10,38 +9,29 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from course_utils import checks, sampling
+from course_utils.generation import GenerationStep, next_step
 from course_utils.plots import ROLE, BarPanel, TokenTextPanel
 from course_utils.widgets.base import slider_style
 from course_utils.widgets.model_explorer import ModelExplorer, dial_controls, most_likely, nice_limit
 
-__all__ = ["GenerationStepper", "GeneratedToken"]
-
-
-@dataclass(frozen=True)
-class GeneratedToken:
-    """One step of a :class:`GenerationStepper` run."""
-
-    token_id: int
-    text: str  # the token's raw text, as it appears in the generated string
-    probability: float  # its probability in the distribution it was drawn from
-    kept: int  # how many tokens that distribution kept after truncation
-    shown_ids: tuple[int, ...]  # the most likely tokens of that distribution (what the bars show)
-    shown_probs: tuple[float, ...]
+__all__ = ["GenerationStepper"]
 
 
 class GenerationStepper(ModelExplorer):
     """Generate text one token at a time, seeing the distribution each token was drawn from.
 
     ``GenerationStepper(model, prompt="Once upon a time", temperature=0.8, top_p=0.9, seed=0,
-    steps=5)``. Press "next token" (or call :meth:`step`) to draw one token with
-    ``course_utils.sampling.sample_next_token`` and a ``np.random.default_rng(seed)``; the
+    steps=5)``. Press "next token" (or call :meth:`step`) to draw one token through
+    ``course_utils.generation.next_step`` (the step ``generate`` takes) with a
+    ``np.random.default_rng(seed)``; the
     bars then show the distribution it was drawn from (after truncation) with the chosen token
     highlighted, and the text below shades each generated token by the probability it had.
     Moving a sampling dial shows the distribution of the *next* draw under the new settings.
     Changing ``prompt`` or ``seed`` (or "reset") starts over, so a run is reproducible.
 
     Controls: ``temperature``, ``top_k`` (0 = off), ``top_p`` (1 = off), ``min_p`` (0 = off),
-    ``seed``, ``prompt``. Methods: ``step(n=1)``, ``reset()``; ``tokens`` lists the steps.
+    ``seed``, ``prompt``. Methods: ``step(n=1)``, ``reset()``; ``tokens`` lists the steps as
+    ``generation.GenerationStep`` records, the same as ``generate(...).steps``.
     """
 
     def __init__(
@@ -95,20 +85,20 @@ class GenerationStepper(ModelExplorer):
 
     # -- running ---------------------------------------------------------------------------
     @property
-    def tokens(self) -> list[GeneratedToken]:
-        """The tokens generated so far, oldest first."""
+    def tokens(self) -> list[GenerationStep]:
+        """The steps taken so far, oldest first (``generate``'s own step records)."""
         return list(self._steps)
 
     @property
     def text(self) -> str:
         """The prompt followed by the generated text (an end-of-text token adds nothing)."""
-        generated = "".join(t.text for t in self._steps if t.token_id not in self._eos)
-        return self.controls["prompt"].value + generated
+        generated = [t for t in self._new_ids if t not in self._eos]
+        return self.controls["prompt"].value + self.model.decode(generated)
 
     @property
     def finished(self) -> bool:
         """True once the model has produced an end-of-text token."""
-        return bool(self._steps) and self._steps[-1].token_id in self._eos
+        return bool(self._new_ids) and self._new_ids[-1] in self._eos
 
     def reset(self) -> "GenerationStepper":
         """Start over from the prompt with a fresh ``np.random.default_rng(seed)``."""
@@ -131,19 +121,14 @@ class GenerationStepper(ModelExplorer):
                 break
             logits = self._next_logits()
             final = sampling.next_token_distribution(logits, **settings)
-            token = sampling.sample_next_token(logits, rng=self._rng, **settings)
             shown = most_likely(final, self.n_tokens)
-            self._steps.append(
-                GeneratedToken(
-                    token_id=token,
-                    text=self.model.decode([token]),
-                    probability=float(final[token]),
-                    kept=int((final > 0).sum()),
-                    shown_ids=tuple(int(i) for i in shown),
-                    shown_probs=tuple(float(final[i]) for i in shown),
-                )
+            self._last_shown = (shown, final[shown])
+            step = next_step(
+                self.model, logits, rng=self._rng, settings=settings,
+                prompt_ids=self._prompt_ids, generated_ids=self._new_ids,
             )
-            self._ids.append(token)
+            self._steps.append(step)
+            self._new_ids.append(step.token_id)
         self._show_draw = True
         self._draw_settings = settings
         self.refresh()
@@ -152,15 +137,16 @@ class GenerationStepper(ModelExplorer):
     def _restart(self, values: dict[str, Any]) -> None:
         self._run_key = (values["prompt"], values["seed"])
         self._rng = np.random.default_rng(values["seed"])
-        self._ids = list(self.model.encode(values["prompt"]))
-        self._steps: list[GeneratedToken] = []
+        self._prompt_ids = list(self.model.encode(values["prompt"]))
+        self._new_ids: list[int] = []
+        self._steps: list[GenerationStep] = []
         self._show_draw = False
 
     def _next_logits(self) -> np.ndarray:
         """The model's logits after the text so far (the model's own dtype, as generate() uses)."""
-        key = tuple(self._ids)
+        key = (len(self._prompt_ids), *self._new_ids)
         if self._logits_for != key:
-            self._cached_logits = self.model.next_token_logits(self._ids)
+            self._cached_logits = self.model.next_token_logits(self._prompt_ids + self._new_ids)
             self._logits_for = key
         return self._cached_logits
 
@@ -173,16 +159,17 @@ class GenerationStepper(ModelExplorer):
         label = self.label
         if self._show_draw and self._steps and settings == self._draw_settings:
             last = self._steps[-1]
-            colors = [ROLE["chosen"] if i == last.token_id else ROLE["bar"] for i in last.shown_ids]
-            self.bars.set_limits(0.0, nice_limit(1.15 * max(last.shown_probs)))
-            self.bars.update(last.shown_probs, [label(i) for i in last.shown_ids], colors)
+            shown_ids, shown_probs = self._last_shown
+            colors = [ROLE["chosen"] if i == last.token_id else ROLE["bar"] for i in shown_ids]
+            self.bars.set_limits(0.0, nice_limit(1.15 * float(shown_probs.max())))
+            self.bars.update(shown_probs, [label(i) for i in shown_ids], colors)
             chosen = label(last.token_id)
             ended = " — the model ended the text" if self.finished else ""
-            self.title.set_text(f"Step {len(self._steps)}: drew {chosen} (p = {last.probability:.1%}){ended}")
-            self.subtitle.set_text(f"{dials}; drawn from the {last.kept:,} tokens truncation kept, seed {values['seed']}")
+            self.title.set_text(f"Step {len(self._steps)}: drew {chosen} (p = {last.prob:.1%}){ended}")
+            self.subtitle.set_text(f"{dials}; drawn from the {last.n_kept:,} tokens truncation kept, seed {values['seed']}")
             readout = (
-                f"step {len(self._steps)} · drew {chosen} with p = {last.probability:.1%} "
-                f"from {last.kept:,} kept tokens"
+                f"step {len(self._steps)} · drew {chosen} with p = {last.prob:.1%} "
+                f"from {last.n_kept:,} kept tokens"
             )
         else:
             self._show_draw = False
@@ -203,11 +190,11 @@ class GenerationStepper(ModelExplorer):
                     f"next token: {kept:,} tokens kept · most likely {label(shown[0])} "
                     f"{final[shown[0]]:.1%} · {len(self._steps)} generated so far"
                 )
-        text_key = (values["prompt"], tuple(t.token_id for t in self._steps))
+        text_key = (values["prompt"], tuple(self._new_ids))
         if self._text_drawn_for != text_key:
             self.text_panel.set_tokens(
-                [values["prompt"]] + [t.text for t in self._steps],
-                [None] + [t.probability for t in self._steps],
+                [values["prompt"]] + [self.model.decode([t]) for t in self._new_ids],
+                [None] + [t.prob for t in self._steps],
             )
             self._text_drawn_for = text_key
         return readout
