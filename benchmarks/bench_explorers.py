@@ -11,6 +11,7 @@ stepper's "next token" (one model step with the KV cache).
 
     .venv/bin/python benchmarks/bench_explorers.py            # all explorers, 40 changes each
     .venv/bin/python benchmarks/bench_explorers.py --changes 10
+    .venv/bin/python benchmarks/bench_explorers.py --only PenaltyExplorer   # one explorer
 """
 
 from __future__ import annotations
@@ -28,19 +29,32 @@ from course_utils.plots import DPI
 TARGET_MS = 40.0
 
 
-def sweeps(model):
-    """(name, explorer, control, values to cycle through) for every explorer's main control."""
+def sweeps(model, only=""):
+    """(name, explorer, control, values to cycle through) for every explorer's main control,
+    or only those whose name contains `only` (the others are not even built)."""
     temperatures = [t for t in w.TEMPERATURES if 0.05 <= t <= 2.5]
-    return [
-        ("TopTokensExplorer", w.TopTokensExplorer(model), "n_tokens", list(range(3, 21))),
-        ("SoftmaxExplorer", w.SoftmaxExplorer(temperature=1.0), "logit_0", [round(-4 + 0.1 * i, 1) for i in range(81)]),
-        ("TemperatureExplorer", w.TemperatureExplorer(model), "temperature", temperatures),
-        ("TruncationExplorer (top-p)", w.TruncationExplorer(model), "top_p", [round(0.3 + 0.01 * i, 2) for i in range(70)]),
-        ("TruncationExplorer (min-p)", w.TruncationExplorer(model, mode="min_p"), "min_p", [round(0.01 * i, 2) for i in range(1, 60)]),
-        ("ChainOrderExplorer", w.ChainOrderExplorer(model), "temperature", temperatures),
-        ("GenerationStepper", w.GenerationStepper(model, steps=8, top_p=0.9), "temperature", temperatures),
-        ("ConstraintExplorer", w.ConstraintExplorer(model), "step", list(range(1, 19))),
+    rows = [
+        ("TopTokensExplorer", lambda: w.TopTokensExplorer(model), "n_tokens", list(range(3, 21))),
+        ("SoftmaxExplorer", lambda: w.SoftmaxExplorer(temperature=1.0), "logit_0", [round(-4 + 0.1 * i, 1) for i in range(81)]),
+        ("TemperatureExplorer", lambda: w.TemperatureExplorer(model), "temperature", temperatures),
+        ("TruncationExplorer (top-p)", lambda: w.TruncationExplorer(model), "top_p", [round(0.3 + 0.01 * i, 2) for i in range(70)]),
+        ("TruncationExplorer (min-p)", lambda: w.TruncationExplorer(model, mode="min_p"), "min_p", [round(0.01 * i, 2) for i in range(1, 60)]),
+        ("ChainOrderExplorer", lambda: w.ChainOrderExplorer(model), "temperature", temperatures),
+        ("GenerationStepper", lambda: w.GenerationStepper(model, steps=8, top_p=0.9), "temperature", temperatures),
+        ("PenaltyExplorer (kept texts)", lambda: warmed_penalty_explorer(model), "repetition_penalty",
+         list(w.REPETITION_PENALTIES)),
+        ("ConstraintExplorer", lambda: w.ConstraintExplorer(model), "step", list(range(1, 19))),
     ]
+    return [(name, build(), control, values) for name, build, control, values in rows if only in name]
+
+
+def warmed_penalty_explorer(model):
+    """A PenaltyExplorer that has generated the text of every stop once: a slider move then only
+    redraws (the first visit to a stop generates a text; main() times that separately)."""
+    explorer = w.PenaltyExplorer(model, prompt="I like to eat")
+    for value in w.REPETITION_PENALTIES:
+        explorer.continuation("I like to eat", value, 0.0)
+    return explorer
 
 
 def time_changes(explorer, control, values, changes):
@@ -90,6 +104,7 @@ def time_once(fn, repeats=5):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=40, help="control changes per explorer (default 40)")
+    parser.add_argument("--only", default="", help="time only the explorers whose name contains this text")
     args = parser.parse_args()
 
     model = load_model()
@@ -98,7 +113,7 @@ def main():
     print(header)
     print("-" * len(header))
     worst = 0.0
-    for name, explorer, control, values in sweeps(model):
+    for name, explorer, control, values in sweeps(model, args.only):
         median, p95 = time_changes(explorer, control, values, args.changes)
         # Naive runs last: it rebinds the explorer's panels to each throw-away figure.
         naive_median, naive_p95 = time_naive(explorer, control, values, args.changes)
@@ -110,6 +125,16 @@ def main():
 
     print()
     print("For information (these run the model, not just the drawing):")
+    if not args.only:
+        time_model_steps(model)
+    if args.only in "PenaltyExplorer":
+        fresh = iter(w.REPETITION_PENALTIES[1:])
+        penalty = w.PenaltyExplorer(model, prompt="I like to eat")
+        print(f"  PenaltyExplorer, a stop not visited yet (40 greedy tokens + render): "
+              f"{time_once(lambda: penalty.set(repetition_penalty=next(fresh)), 5):.1f} ms median")
+
+
+def time_model_steps(model):
     prompts = itertools.cycle(w.GOOD_PROMPTS[1:])
     top = w.TopTokensExplorer(model)
 

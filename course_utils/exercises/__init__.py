@@ -14,7 +14,7 @@ function or a value), its ``.name`` is ``"<name>"``, and its reference solution 
 ``<name>`` in the same lesson module.
 
 ``engine`` is the machinery every exercise shares (:class:`Feedback`, :class:`FunctionExercise`,
-:class:`ValueExercise`, the answer kinds); ``lesson00`` ... ``lesson05`` hold each lesson's
+:class:`ValueExercise`, the answer kinds); ``lesson00`` ... ``lesson06`` hold each lesson's
 exercises in notebook order. docs/adding-an-exercise.md says how to add one.
 """
 

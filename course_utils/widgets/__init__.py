@@ -7,7 +7,8 @@ here, so ``from course_utils.widgets import TemperatureExplorer`` works.
 
 The explorers (each displayed as a cell's last expression): :class:`TopTokensExplorer` (lesson 01),
 :class:`SoftmaxExplorer` (02), :class:`TemperatureExplorer` (03), :class:`TruncationExplorer` and
-:class:`ChainOrderExplorer` (04), :class:`GenerationStepper` (05), :class:`ConstraintExplorer` (07).
+:class:`ChainOrderExplorer` (04), :class:`GenerationStepper` (05), :class:`PenaltyExplorer` (06),
+:class:`ConstraintExplorer` (07).
 
 Tests and the benchmark drive explorers without a browser: ``explorer.set(temperature=0.5)``
 changes controls (one redraw for any number of values), and each explorer exposes its panels
@@ -22,6 +23,7 @@ from course_utils.widgets.lesson02 import SOFTMAX_LOGITS, SOFTMAX_TOKENS, Softma
 from course_utils.widgets.lesson03 import TemperatureExplorer
 from course_utils.widgets.lesson04 import ChainOrderExplorer, TruncationExplorer
 from course_utils.widgets.lesson05 import GenerationStepper
+from course_utils.widgets.lesson06 import FREQUENCY_PENALTIES, REPETITION_PENALTIES, PenaltyExplorer
 from course_utils.widgets.lesson07 import ConstraintExplorer
 from course_utils.widgets.model_explorer import GOOD_PROMPTS, TEMPERATURES, ModelExplorer, dial_controls
 
@@ -40,5 +42,8 @@ __all__ = [
     "TruncationExplorer",
     "ChainOrderExplorer",
     "GenerationStepper",
+    "PenaltyExplorer",
+    "REPETITION_PENALTIES",
+    "FREQUENCY_PENALTIES",
     "ConstraintExplorer",
 ]
