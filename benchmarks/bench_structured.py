@@ -37,16 +37,7 @@ from course_utils import sampling, structured
 from course_utils.generation import generate, generate_batch
 from course_utils.model import load_model
 
-PERSON = {
-    "type": "object",
-    "properties": {
-        "name": {"type": "string", "maxLength": 20},
-        "age": {"type": "integer", "minimum": 0, "maximum": 150},
-    },
-    "required": ["name", "age"],
-    "additionalProperties": False,
-}
-ALICE = "Give me a JSON object describing a person called Alice who is 31"
+PERSON, ALICE = structured.EXAMPLE_SCHEMA, structured.EXAMPLE_QUESTION
 # A longer reply to walk the mask along: strings, numbers, an array, nested objects.
 PROFILE = {
     "type": "object",

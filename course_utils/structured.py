@@ -50,6 +50,20 @@ from course_utils import checks
 # OpenAI's names for the grammar syntaxes of its grammar object ({"syntax": ..., "definition": ...}).
 GRAMMAR_SYNTAXES = ("lark", "regex")
 
+#: Issue 15's check, used by the tests and benchmarks/bench_structured.py: the question, and the
+#: person schema closed (no other keys) and bounded, so that a reply can finish within a few dozen
+#: tokens: a JSON Schema that servers accept as it is.
+EXAMPLE_QUESTION = "Give me a JSON object describing a person called Alice who is 31"
+EXAMPLE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 20},
+        "age": {"type": "integer", "minimum": 0, "maximum": 150},
+    },
+    "required": ["name", "age"],
+    "additionalProperties": False,
+}
+
 _LLG_TOKENIZERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 

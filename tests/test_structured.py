@@ -19,18 +19,7 @@ DIGITS = {"syntax": "regex", "definition": "[0-9]+"}
 YES_NO = 'start: "yes" | "no"'
 NOTHING = {"syntax": "regex", "definition": r"[^\s\S]"}  # a character class no character is in
 
-# The person of issue 15's check, closed (no other keys) and bounded, so that a reply can finish
-# within a few dozen tokens: a JSON Schema that servers accept as it is.
-PERSON = {
-    "type": "object",
-    "properties": {
-        "name": {"type": "string", "maxLength": 20},
-        "age": {"type": "integer", "minimum": 0, "maximum": 150},
-    },
-    "required": ["name", "age"],
-    "additionalProperties": False,
-}
-ALICE = "Give me a JSON object describing a person called Alice who is 31"
+PERSON, ALICE = structured.EXAMPLE_SCHEMA, structured.EXAMPLE_QUESTION
 
 
 @pytest.fixture(scope="module")
