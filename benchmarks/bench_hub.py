@@ -31,31 +31,16 @@ from pathlib import Path
 
 import psutil
 
+from course_utils.widgets import TEMPERATURES
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from hub_support import proxy_command, running_hub  # noqa: E402
+from hub_support import LEARNERS, lesson_03_code, proxy_command, running_hub  # noqa: E402
 
 MB = 1024 * 1024
-USERS = [f"learner{i}" for i in range(1, 9)]
-
-LESSON_03 = """
-import json, os, time
-from course_utils.model import load_model
-from course_utils.widgets import TEMPERATURES, TemperatureExplorer
-started = time.perf_counter()
-model = load_model()
-loaded = time.perf_counter()
-explorer = TemperatureExplorer(model, prompt="The capital of France is", temperature=1.0)
-stops = [t for t in TEMPERATURES if t > 0]
-updates = []
-for i in range({updates}):
-    start = time.perf_counter()
-    explorer.set(temperature=stops[(7 * i + 3) % len(stops)])
-    updates.append(time.perf_counter() - start)
-print(json.dumps({{"pid": os.getpid(), "load_s": loaded - started, "updates_s": updates,
-                  "cached": model.weights_file is not None}}))
-"""
+# The temperature slider's stops above 0, visited in a scattered order.
+STOPS = [t for t in TEMPERATURES if t > 0]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -90,17 +75,17 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "course_utils.model", "build-cache"], check=True, cwd=ROOT,
                        env={**os.environ, "COURSE_WEIGHT_CACHE": str(cache_dir)})
         with running_hub(Path(tmp) / "hub", cache_dir=cache_dir, proxy=proxy) as hub:
-            hub.create_users(USERS)
-            hub.start_servers(USERS)
-            learners = [hub.learner(name) for name in USERS]
+            hub.create_users(LEARNERS)
+            hub.start_servers(LEARNERS)
+            learners = [hub.learner(name) for name in LEARNERS]
             print(f"cpu cores: {os.cpu_count()}, load average: {psutil.getloadavg()[0]:.1f}; "
-                  f"{len(USERS)} servers running, {args.updates} slider moves per learner\n")
+                  f"{len(LEARNERS)} servers running, {args.updates} slider moves per learner\n")
             print(f"{'learners':>8} {'kernel USS MB':>14} {'server USS MB':>14} {'hub total PSS MB':>17} "
                   f"{'load s':>7} {'update s (median / p95)':>24}")
             for n in args.learners:
                 active = learners[:n]
                 kernels = [learner.start_kernel() for learner in active]
-                code = LESSON_03.format(updates=args.updates)
+                code = lesson_03_code(STOPS[(7 * i + 3) % len(STOPS)] for i in range(args.updates))
                 with ThreadPoolExecutor(n) as pool:
                     outputs = list(pool.map(lambda pair: pair[0].run(code, pair[1]), zip(active, kernels)))
                 runs = [json.loads(output.strip().splitlines()[-1]) for output in outputs]
@@ -111,7 +96,7 @@ def main() -> None:
                 print(f"{n:>8} {statistics.median(kernel_uss):>14.0f} {statistics.median(server_uss):>14.0f} "
                       f"{total:>17.0f} {statistics.median(r['load_s'] for r in runs):>7.2f} "
                       f"{statistics.median(updates):>12.3f} / {percentile(updates, 0.95):.3f}"
-                      + ("" if all(r["cached"] for r in runs) else "   (weights NOT shared!)"))
+                      + ("" if all(r["weights_file"] != "None" for r in runs) else "   (weights NOT shared!)"))
                 for learner, kernel in zip(active, kernels):
                     learner.stop_kernel(kernel)
         print(f"\nprocesses left after the hub stopped: {len(hub.leftovers)}")

@@ -301,3 +301,30 @@ def running_hub(workdir: Path, *, cache_dir: Path, proxy: str) -> Iterator[Hub]:
             with contextlib.suppress(psutil.NoSuchProcess):
                 leftover.kill()
         hub.leftovers = [p.pid for p in alive]
+
+
+#: The learners of the classroom test and benchmark.
+LEARNERS = [f"learner{i}" for i in range(1, 9)]
+
+
+def lesson_03_code(temperatures) -> str:
+    """Lesson 03's code as a learner runs it: the model, the temperature explorer, the slider moved
+    to each of `temperatures`; the kernel prints one JSON line (pid, weights file, load and update
+    times, the last readout)."""
+    return f"""
+import json, os, time
+from course_utils.model import load_model
+from course_utils.widgets import TemperatureExplorer
+started = time.perf_counter()
+model = load_model()
+loaded = time.perf_counter()
+explorer = TemperatureExplorer(model, prompt="The capital of France is", temperature=1.0)
+updates = []
+for temperature in {list(temperatures)!r}:
+    start = time.perf_counter()
+    explorer.set(temperature=temperature)
+    updates.append(time.perf_counter() - start)
+print(json.dumps({{"pid": os.getpid(), "weights_file": str(model.weights_file), "load_s": loaded - started,
+                  "updates_s": updates, "readout": explorer.readout_text}}))
+"""
+

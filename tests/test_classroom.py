@@ -15,30 +15,13 @@ from pathlib import Path
 import pytest
 
 from conftest import skip_or_fail
-from hub_support import ROOT, proxy_command, running_hub
+from hub_support import LEARNERS, ROOT, lesson_03_code, proxy_command, running_hub
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from class_link import class_link, default_folder  # noqa: E402
 
-LEARNERS = [f"learner{i}" for i in range(1, 9)]
-
 # Lesson 03's code, as a learner runs it: the model, the temperature explorer, a few slider moves.
-LESSON_03 = """
-import json, os, time
-from course_utils.model import load_model
-from course_utils.widgets import TemperatureExplorer
-started = time.perf_counter()
-model = load_model()
-loaded = time.perf_counter()
-explorer = TemperatureExplorer(model, prompt="The capital of France is", temperature=1.0)
-updates = []
-for temperature in (0.5, 1.5, 0.8, 2.0, 0.3):
-    start = time.perf_counter()
-    explorer.set(temperature=temperature)
-    updates.append(time.perf_counter() - start)
-print(json.dumps({"pid": os.getpid(), "weights_file": str(model.weights_file), "load_s": loaded - started,
-                  "updates_s": updates, "readout": explorer.readout_text}))
-"""
+LESSON_03 = lesson_03_code((0.5, 1.5, 0.8, 2.0, 0.3))
 
 
 def require_classroom() -> str:
