@@ -6,8 +6,11 @@ Layers, lowest first; a module imports only from layers below its own (tests/tes
     sampling, ecosystem, degeneration, display
                         pure numpy math (the one source of truth for every formula), the
                         libraries' dials as cited data, text-quality metrics, number formats
-    tokenizer           SmolLM2's byte-level BPE
+    tokenizer, weight_cache
+                        SmolLM2's byte-level BPE; the weights in one memory-mapped file per machine
     model               the numpy forward pass of the bundled SmolLM2-135M-Instruct
+    beam_search, structured
+                        beam search as transformers runs it; llguidance's grammar masks
     generation, adapters
                         the autoregressive loop; transformers / OpenAI-compatible sources
     plots               rendering, live panels updated in place, static lesson figures

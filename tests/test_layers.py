@@ -80,3 +80,13 @@ def test_module_imports_only_lower_layers(unit):
     for path in files_of(unit):
         higher = {m for m in course_imports(path) if RANK[m] >= RANK[unit] and m != unit}
         assert not higher, f"{path.relative_to(PACKAGE)} imports {sorted(higher)}, which are not below it"
+
+
+def test_the_package_docstring_and_the_readme_name_every_module_and_package():
+    import course_utils
+
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    for unit in sorted(RANK):
+        assert f" {unit}" in course_utils.__doc__, f"course_utils/__init__.py's layer list misses {unit}"
+        assert f"  {unit}.py " in readme or f"  {unit}/ " in readme, f"the README's layout misses {unit}"
+
