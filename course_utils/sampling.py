@@ -335,6 +335,9 @@ def _nucleus_candidates(x: np.ndarray, probs: np.ndarray, p: float, keep: int) -
     m = 64
     while m < x.shape[-1]:
         idx = _top_k_candidates(x, m)
+        # Masked tokens (-inf, e.g. a grammar's) hold no mass and stay masked whatever their rank:
+        # leaving them out keeps a mostly masked row from sorting the whole vocabulary.
+        idx = idx[x[idx] > -np.inf]
         # The margin makes sure rounding in this sum cannot claim mass the cumsum lacks.
         if len(idx) >= keep and probs[idx].sum() >= p + 1e-9:
             return idx[np.argsort(-x[idx], kind="stable")]

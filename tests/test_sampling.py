@@ -355,3 +355,21 @@ def test_required_margin_sets_the_check_for_a_block_only(monkeypatch):
     with pytest.raises(ValueError, match="logits must be a finite number >= 0, got -1. It is a margin in logits"):
         with required_margin(-1):
             pass
+
+
+@pytest.mark.parametrize("keep", [1, 3, 8])
+def test_top_p_on_a_mostly_masked_row_keeps_what_a_full_sort_keeps(keep):
+    # A grammar's mask leaves a handful of finite logits among 5,000; top-p must rank only those.
+    rng = np.random.default_rng(keep)
+    logits = np.full(5000, -np.inf)
+    allowed = rng.choice(5000, size=5, replace=False)
+    logits[allowed] = rng.normal(size=5)
+    for p in (0.3, 0.6, 0.95):
+        kept = np.isfinite(top_p_filter(logits, p, min_tokens_to_keep=keep))
+        order = np.argsort(-logits, kind="stable")
+        probs = softmax(logits)[order]
+        expected = np.zeros(5000, dtype=bool)
+        stays = (np.cumsum(probs) - probs) < p
+        stays[:keep] = True
+        expected[order[stays]] = True
+        assert np.array_equal(kept, expected & np.isfinite(logits)), (keep, p)
