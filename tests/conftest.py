@@ -54,6 +54,14 @@ def require_reference() -> None:
         )
 
 
+@pytest.fixture(autouse=True)
+def reference_tests_need_their_extra(request):
+    """Every test marked `reference` skips (or fails in CI) with the install command when torch or
+    transformers is missing, before its body imports them."""
+    if request.node.get_closest_marker("reference"):
+        require_reference()
+
+
 def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
