@@ -272,8 +272,10 @@ def running_hub(workdir: Path, *, cache_dir: Path, proxy: str) -> Iterator[Hub]:
     config.write_text(textwrap.dedent(CONFIG).format(
         port=port, hub_port=free_port(), proxy_api_port=free_port(), proxy=proxy, workdir=str(workdir),
         homes=str(homes), python=sys.executable, environment=environment, token=token,
-        # CI runs as root, where a Jupyter server refuses to start unless told it may.
-        args=["--allow-root"] if os.geteuid() == 0 else [],
+        # CI runs as root, where a Jupyter server refuses to start unless told it may. Websocket
+        # pings off: in CI a server closed a learner's kernel connection while 8 kernels loaded at
+        # once on 2 cores, and an unanswered ping (30 s) is what makes it close a live one.
+        args=(["--allow-root"] if os.geteuid() == 0 else []) + ["--ServerApp.websocket_ping_interval=0"],
     ))
     log = workdir / "jupyterhub.log"
     with open(log, "wb") as log_file:

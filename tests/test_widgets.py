@@ -514,3 +514,13 @@ def test_nbconvert_html_shows_the_explorer_picture_without_widget_state(tmp_path
     body, _ = HTMLExporter().from_notebook_node(notebook)
     png = json.loads(json.dumps(notebook.cells[0].outputs[0].data["image/png"]))
     assert f"data:image/png;base64,{png}" in body.replace("\n", "")
+
+
+def test_the_png_names_the_value_shown_even_when_the_slider_starts_at_its_first_stop(fake):
+    # ipywidgets leaves a SelectionSlider's label empty when it is built at its first option; the
+    # browser tests read this chunk to know which value a picture was drawn for.
+    explorer = w.TemperatureExplorer(fake, temperature=0.0)
+    assert Image.open(io.BytesIO(explorer.png)).text["dd-main"] == "0.00"
+    explorer.set(temperature=0.5)
+    assert Image.open(io.BytesIO(explorer.png)).text["dd-main"] == "0.50"
+

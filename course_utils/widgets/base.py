@@ -203,7 +203,10 @@ _SLIDERS = (widgets.IntSlider, widgets.FloatSlider, widgets.SelectionSlider)
 def _as_shown(control: widgets.ValueWidget) -> str:
     """A control's value as its readout shows it on screen (e.g. '0.70' for a temperature)."""
     if isinstance(control, widgets.SelectionSlider):
-        return str(control.label)
+        # Not `control.label`: ipywidgets leaves it '' when the constructor's value is the first
+        # option; the index is always right.
+        option = control.options[control.index]
+        return str(option[0] if isinstance(option, tuple) else option)
     if isinstance(control, (widgets.FloatSlider, widgets.IntSlider)):
         return format(control.value, control.readout_format)
     return str(control.value)
