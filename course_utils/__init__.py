@@ -2,7 +2,9 @@
 
 Layers, lowest first; a module imports only from layers below its own (tests/test_layers.py):
     checks              what a learner passes in, one rule for every check
-    penalties           the stage before temperature: allowed ids, logit_bias, penalties, n-grams
+    penalties, reproducibility
+                        the stage before temperature: allowed ids, logit_bias, penalties, n-grams;
+                        the same course on every machine: the margin policy, machine noise
     sampling, ecosystem, degeneration, display
                         pure numpy math (the one source of truth for every formula), the
                         libraries' dials as cited data, text-quality metrics, number formats

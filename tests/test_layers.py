@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "course_utils"
 # Lowest first. A module may import modules of a lower layer only.
 LAYERS = [
     {"checks"},  # what a learner passes in: one rule for every check
-    {"penalties"},  # the stage before temperature (sampling's building block)
+    {"penalties", "reproducibility"},  # the stage before temperature; the margin policy and machine noise
     {"sampling", "ecosystem", "degeneration", "display"},  # pure numpy math, data and number formats
     {"tokenizer", "weight_cache"},  # text <-> ids; the weights' file on disk
     {"model"},

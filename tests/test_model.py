@@ -183,18 +183,30 @@ def test_machine_noise_leaves_the_plain_model_alone(model):
     ids = model.encode("The capital of France is")
     before = model.next_token_logits(ids)
     model.with_machine_noise(MachineNoise(3)).next_token_logits(ids)
-    assert model.noise is None
+    assert model.noises == ()
     assert np.array_equal(fresh_logits(model, ids), before)
+
+
+def test_explicit_machine_noise_composes_with_the_environments(model):
+    # A cell that plays another machine must still compute differently under every noise run
+    # (`make test-noise`), or those runs could never catch a demo that hangs on one noise pattern.
+    ids = model.encode("The capital of France is")
+    elsewhere = model.with_machine_noise(MachineNoise(1, 1e-4))
+    under_noise_run = model.with_machine_noise(MachineNoise(2)).with_machine_noise(MachineNoise(1, 1e-4))
+    assert under_noise_run.noises == (MachineNoise(2), MachineNoise(1, 1e-4))
+    assert not np.array_equal(under_noise_run.next_token_logits(ids), elsewhere.next_token_logits(ids))
+    with pytest.raises(TypeError, match="MachineNoise"):
+        model.with_machine_noise(1e-4)
 
 
 def test_load_model_turns_machine_noise_on_from_the_environment(monkeypatch):
     monkeypatch.setattr(model_module, "_LOADED", {})
     monkeypatch.setenv(NOISE_VARIABLE, "7:1e-5")
     noisy = load_model()
-    assert (noisy.noise.seed, float(noisy.noise.scale)) == (7, pytest.approx(1e-5))
+    assert noisy.noises == (MachineNoise(7, 1e-5),)
     monkeypatch.setattr(model_module, "_LOADED", {})
     monkeypatch.setenv(NOISE_VARIABLE, "")
-    assert load_model().noise is None
+    assert load_model().noises == ()
 
 
 @pytest.mark.parametrize("value", ["one", "1:big", "-1", "1:0.5"])

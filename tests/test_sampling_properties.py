@@ -37,16 +37,24 @@ def logit_vectors(draw, min_size=1, max_size=40):
 
 temperatures = st.one_of(st.just(0.0), st.floats(1e-3, 100.0), st.sampled_from([1e-300, 1e300]))
 fractions = st.floats(0.0, 1.0)
-chains = st.fixed_dictionaries(
-    {
-        "temperature": temperatures,
-        "top_k": st.integers(0, 50),
-        "top_p": fractions,
-        "min_p": fractions,
-        "order": st.sampled_from(["transformers", "llama.cpp"]),
-        "min_tokens_to_keep": st.integers(1, 3),
-    }
-)
+
+
+def chains_at(temperature):
+    return st.fixed_dictionaries(
+        {
+            "temperature": temperature,
+            "top_k": st.integers(0, 50),
+            "top_p": fractions,
+            "min_p": fractions,
+            "order": st.sampled_from(["transformers", "llama.cpp"]),
+            "min_tokens_to_keep": st.integers(1, 3),
+        }
+    )
+
+
+chains = chains_at(temperatures)
+# The temperatures a sampler is used at: at T = 1e300, a margin of 1e299 logits is no machine's.
+sampled_chains = chains_at(st.floats(0.01, 100.0))
 
 
 def is_distribution(p):
@@ -177,4 +185,17 @@ def test_a_change_smaller_than_the_margin_never_changes_the_draw(x, chain, seed)
     nudge = 0.9 * draw.margin
     pushed = np.where(np.arange(len(x)) == draw.token, x - nudge, x + nudge)
     assume(np.array_equal(next_token_distribution(pushed, **chain) > 0, next_token_distribution(x, **chain) > 0))
+    assert draw_next_token(pushed, rng=np.random.default_rng(seed), **chain).token == draw.token
+
+
+@given(logit_vectors(min_size=2, max_size=50), sampled_chains, st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))
+def test_no_change_of_the_logits_within_the_margin_changes_the_draw_even_across_a_cut(x, chain, seed, direction):
+    # The margin covers the cuts of top-k, top-p and min-p too: another machine's logits may keep
+    # a different set of tokens, but not one that changes the winner, unless they differ by more.
+    draw = draw_next_token(x, rng=np.random.default_rng(seed), **chain)
+    assume(np.isfinite(draw.margin) and draw.margin > 1e-6)
+    x = np.asarray(x, dtype=float)
+    change = np.random.default_rng(direction).uniform(-0.9, 0.9, len(x)) * draw.margin
+    assert draw_next_token(x + change, rng=np.random.default_rng(seed), **chain).token == draw.token
+    pushed = np.where(np.arange(len(x)) == draw.token, x - 0.9 * draw.margin, x + 0.9 * draw.margin)
     assert draw_next_token(pushed, rng=np.random.default_rng(seed), **chain).token == draw.token

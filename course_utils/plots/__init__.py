@@ -9,6 +9,7 @@ Nothing in this package calls the model: it draws numbers it is given.
 from course_utils.plots.figures import (
     StaticFigure,
     chain_stages_figure,
+    draw_margins_figure,
     logit_histogram_figure,
     loop_probability_figure,
     replication_figure,
@@ -46,4 +47,5 @@ __all__ = [
     "chain_stages_figure",
     "loop_probability_figure",
     "replication_figure",
+    "draw_margins_figure",
 ]

@@ -305,3 +305,47 @@ def replication_figure(
     figure.suptitle(title, fontsize=11, x=0.01, ha="left")
     figure.subplots_adjust(left=0.2, right=0.97, top=1 - 45 / figure.bbox.height, bottom=95 / figure.bbox.height)
     return StaticFigure(figure, f"replication_figure({n} methods: {', '.join(labels)})")
+
+
+# -- lesson 07: where two machines part ----------------------------------------------------------
+
+
+def draw_margins_figure(
+    margins: Sequence[float],
+    closest: int,
+    *,
+    machines_differ_by: float,
+    bfloat16_rounding: float,
+    title: str = "Only a near-tie lets the last digits decide: one close draw among many clear ones",
+) -> StaticFigure:
+    """Each draw's margin (in logits, log scale), the closest draw highlighted, with two lines for
+    comparison: how much two CPUs' logits differ, and how much bfloat16 rounds a logit.
+
+    ``margins[i]`` is step i's `GenerationStep.margin` (a finite number > 0); ``closest`` the index
+    of the smallest (`reproducibility.weakest_draw`). A draw flips on a machine whose logits differ
+    by more than its margin, so bars above a line are safe from that difference.
+    """
+    margins = np.asarray(margins, dtype=float)
+    if margins.ndim != 1 or margins.size == 0 or not np.all(np.isfinite(margins) & (margins > 0)):
+        raise ValueError(f"margins must be a non-empty 1-D sequence of finite margins > 0, got {margins!r}")
+    closest = checks.whole_number(closest, "closest", minimum=0, maximum=margins.size - 1)
+    figure = new_figure(760, 300)
+    ax = figure.add_axes([0.09, 0.16, 0.64, 0.7])
+    steps = np.arange(1, margins.size + 1)
+    colours = [ROLE["chosen"] if i == closest else ROLE["bar"] for i in range(margins.size)]
+    ax.bar(steps, margins, color=colours, width=0.8)
+    lines = (
+        (bfloat16_rounding, OKABE_ITO["orange"], "bfloat16 rounds a logit\nby up to this much"),
+        (machines_differ_by, ROLE["threshold"], "two CPUs' logits differ\nby about this much"),
+    )
+    for level, colour, label in lines:
+        ax.axhline(level, color=colour, ls="--", lw=1.2)
+        ax.annotate(label, (1.01, level), xycoords=("axes fraction", "data"), va="center", fontsize=9, color=colour)
+    ax.set_yscale("log")
+    ax.set_ylim(min(margins.min(), machines_differ_by) / 3, margins.max() * 3)
+    ax.set_xlim(0.4, margins.size + 0.6)
+    ax.set_xlabel("generated token (step); the closest draw in red")
+    ax.set_ylabel("margin of the draw (logits)")
+    _plain_axes(ax)
+    figure.suptitle(title, fontsize=11, x=0.01, ha="left")
+    return StaticFigure(figure, f"draw_margins_figure({margins.size} draws, the closest at step {closest + 1})")
