@@ -63,3 +63,15 @@ def test_no_answers_on_the_page(path):
     assert not tagged, f"{path.name}: cells tagged 'solution': {tagged}"
     correct = [source(c)[:60] for c in code_cells(path) if any("Correct!" in output_text(o) for o in c["outputs"])]
     assert not correct, f"{path.name}: a committed 'Correct!' output gives the answer away: {correct}"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_running_a_lesson_spends_no_hint(path):
+    # Hints are on request, like solutions: a hint() call that Run All executes would put the first
+    # hint on the page before the learner tried anything, and their own first hint() would show the
+    # second. Every hint() in a lesson is commented out for the learner to run.
+    live = [source(c) for c in code_cells(path)
+            if any(re.search(r"\.hint\(", line.split("#", 1)[0]) for line in source(c).splitlines())]
+    assert not live, f"{path.name}: comment out these hint() calls: {live}"
+    shown = [output_text(o)[:60] for c in code_cells(path) for o in c["outputs"] if "💡 Hint" in output_text(o)]
+    assert not shown, f"{path.name}: a hint is committed on the page: {shown}"
