@@ -615,9 +615,10 @@ class Draw(NamedTuple):
     """One drawn token and how far the draw was from choosing another."""
 
     token: int
-    # The smallest change of any logit (in logit units) that could make another token win,
-    # for the same kept set: half the gap between the winner's score and the runner-up's.
-    # float("inf") when only one token could be chosen.
+    # The smallest change of the logits (in logit units) that could make another token win: half
+    # the gap between the winner's score and the runner-up's, or less when a cut of top-k, top-p or
+    # min-p could remove the winner or bring back a token that would beat it. float("inf") when
+    # only one token could be chosen; NaN where nothing asked for it (sample_next_token).
     margin: float
 
 
@@ -635,8 +636,10 @@ def draw_next_token(logits, *, rng, prompt_ids=None, generated_ids=None, **setti
     distribution, the outcome then depends only on the gap between the two best scores
     log p_i - log e_i, so the last-digit differences between two machines' logits (about 3e-5)
     change a draw only when that gap is that small: `margin` says how far from that it was.
-    Greedy decoding (``temperature=0``) has the margin of its two best logits. With
-    ``COURSE_MIN_MARGIN`` set, a draw decided by less raises `NearTieError`. The margin is in
+    Greedy decoding (``temperature=0``) has the margin of its two best logits. The margin covers
+    the cuts too: another machine's top-p may keep one token more, which matters only if that
+    token could win. With ``COURSE_MIN_MARGIN`` set, a draw decided by less raises
+    `NearTieError`. The margin is in
     units of the raw logits: a repetition penalty p scales a logit by up to max(p, 1/p), so
     the margin of the penalized logits is divided by that.
     """
