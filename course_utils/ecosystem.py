@@ -84,6 +84,7 @@ __all__ = [
     "greedy_table_markdown",
     "sources_markdown",
     "PENALTY_DIALS",
+    "HISTORY_DIALS",
     "LibraryPenalties",
     "PENALTIES",
     "penalty_table_markdown",
@@ -344,6 +345,9 @@ PENALTY_DIALS = (
 """The course's names for these dials (`sampling.penalize_logits`): Hugging Face's, OpenAI's,
 llama.cpp's (`repeat_last_n`) and vLLM's (`allowed_token_ids`)."""
 
+HISTORY_DIALS = ("repetition_penalty", "frequency_penalty", "presence_penalty", "no_repeat_ngram_size", "repeat_last_n")
+"""The dials among them that read the tokens seen so far (the others act on fixed token ids)."""
+
 
 @dataclass(frozen=True)
 class LibraryPenalties:
@@ -477,7 +481,9 @@ def penalty_table_markdown(dials: tuple[str, ...] = PENALTY_DIALS) -> str:
         f"- **{lib}, {d.knob}**: {d.note}" for lib in LIBRARIES for d in PENALTIES[lib].dials
         if d.supported and d.note and d.knob in dials
     ]
-    counts = [f"- **{lib}** counts {PENALTIES[lib].counts}." for lib in LIBRARIES]
+    # Which tokens a library counts matters to the dials that read the history, not to a bias or a whitelist.
+    reads_history = set(dials) & set(HISTORY_DIALS)
+    counts = [f"- **{lib}** counts {PENALTIES[lib].counts}." for lib in LIBRARIES] if reads_history else []
     return "\n".join(lines) + "\n\n" + "\n".join(notes + counts)
 
 

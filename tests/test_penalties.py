@@ -289,6 +289,7 @@ def test_every_library_has_a_row_for_every_dial_and_a_source():
         assert all(d.library == lib for d in entry.dials)
         assert entry.source and entry.counts and entry.chain
     table = eco.penalty_table_markdown()
+    assert "counts" in table and " counts " not in eco.penalty_table_markdown(("logit_bias",))
     assert "| repetition_penalty |" in table and "`--repeat-last-n / repeat_last_n` = **64**" in table
     with pytest.raises(ValueError, match="not a repetition dial"):
         eco.penalty_table_markdown(("repeat_penalty",))
