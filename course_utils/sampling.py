@@ -533,6 +533,16 @@ def sample_next_token(logits, *, rng, prompt_ids=None, generated_ids=None, **set
     return int(picks[0]) if x.ndim == 1 else picks.reshape(x.shape[:-1])
 
 
+def _one_row(logits, prompt_ids, generated_ids, settings: dict, name: str, *, keep_dtype=False, batch_hint=""):
+    """The checked settings, one row of checked logits and its history, for a function that takes one row."""
+    s = _check_settings_by_name(settings)
+    x = _check_logits(logits, keep_dtype=keep_dtype)
+    if x.ndim != 1:
+        raise ValueError(f"{name} takes one row of logits (shape (V,)), got shape {x.shape}{batch_hint}.")
+    [history] = check_histories(prompt_ids, generated_ids, x.shape)
+    return s, x, history
+
+
 @takes_settings
 def kept_count_range(logits, *, prompt_ids=None, generated_ids=None, **settings) -> tuple[int, int]:
     """The fewest and the most tokens the chain keeps for one row of logits when every logit may
@@ -543,11 +553,7 @@ def kept_count_range(logits, *, prompt_ids=None, generated_ids=None, **settings)
     2d (2d / T behind temperature in the transformers order), so the count is taken again with
     top_p and min_p moved that far each way.
     """
-    s = _check_settings_by_name(settings)
-    x = _check_logits(logits)
-    if x.ndim != 1:
-        raise ValueError(f"kept_count takes one row of logits (shape (V,)), got shape {x.shape}.")
-    [history] = check_histories(prompt_ids, generated_ids, x.shape)
+    s, x, history = _one_row(logits, prompt_ids, generated_ids, settings, "kept_count")
     if s.penalties.active:
         x = penalize(x, [history], s.penalties, s.order)
     return _kept_range(x, s)
@@ -602,13 +608,9 @@ def distribution_and_draw(logits, *, rng, prompt_ids=None, generated_ids=None, *
     as every machine would).
     """
     _check_rng(rng)
-    s = _check_settings_by_name(settings)
-    x = _check_logits(logits, keep_dtype=True)
-    if x.ndim != 1:
-        raise ValueError(f"distribution_and_draw takes one row of logits (shape (V,)), got shape {x.shape}.")
-    [history] = check_histories(prompt_ids, generated_ids, x.shape)
-    penalized = penalize(x.astype(np.float64), [history], s.penalties, s.order) if s.penalties.active else x.astype(np.float64)
-    return _final_distribution(penalized, s), _draw_row(x, rng, s, history), _kept_range(penalized, s)
+    s, x, history = _one_row(logits, prompt_ids, generated_ids, settings, "distribution_and_draw", keep_dtype=True)
+    penalized = _penalized(x, s, history)
+    return _final_distribution(penalized, s), _draw_penalized(penalized, rng, s), _kept_range(penalized, s)
 
 
 class Draw(NamedTuple):
@@ -644,23 +646,28 @@ def draw_next_token(logits, *, rng, prompt_ids=None, generated_ids=None, **setti
     the margin of the penalized logits is divided by that.
     """
     _check_rng(rng)
-    s = _check_settings_by_name(settings)
-    x = _check_logits(logits, keep_dtype=True)
-    if x.ndim != 1:
-        raise ValueError(f"draw_next_token takes one row of logits (shape (V,)), got shape {x.shape}; "
-                         "use sample_next_token for a batch.")
-    [history] = check_histories(prompt_ids, generated_ids, x.shape)
+    s, x, history = _one_row(logits, prompt_ids, generated_ids, settings, "draw_next_token", keep_dtype=True,
+                             batch_hint="; use sample_next_token for a batch")
     return _draw_row(x, rng, s, history)
 
 
 def _draw_row(x: np.ndarray, rng: np.random.Generator, s: _Settings, history: History, margin: bool = True) -> Draw:
     """One row's draw; without `margin` (when nothing will read or check it), the margin is NaN and
     the work of measuring it is skipped: the token is the same."""
-    if s.penalties.active:
-        token, distance = _race(penalize(x.astype(np.float64), [history], s.penalties, s.order), rng, s, margin)
-        draw = Draw(token, distance / s.penalties.slope)
-    else:
-        draw = _race(x, rng, s, margin)
+    return _draw_penalized(_penalized(x, s, history), rng, s, margin)
+
+
+def _penalized(x: np.ndarray, s: _Settings, history: History) -> np.ndarray:
+    """The row after the stage before temperature (float64; the row itself when no dial is set)."""
+    x = x.astype(np.float64)
+    return penalize(x, [history], s.penalties, s.order) if s.penalties.active else x
+
+
+def _draw_penalized(x: np.ndarray, rng: np.random.Generator, s: _Settings, margin: bool = True) -> Draw:
+    """The draw from an already penalized row; its margin in raw logits (a penalty p moves a logit by
+    up to max(p, 1/p) times as much), checked against COURSE_MIN_MARGIN."""
+    token, distance = _race(x, rng, s, margin)
+    draw = Draw(token, distance / s.penalties.slope if s.penalties.active else distance)
     if margin:
         _check_margin(draw)
     return draw
