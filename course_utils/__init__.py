@@ -2,12 +2,16 @@
 
 Layers, lowest first; a module imports only from layers below its own (tests/test_layers.py):
     checks              what a learner passes in, one rule for every check
-    penalties, reproducibility
-                        the stage before temperature: allowed ids, logit_bias, penalties, n-grams;
-                        the same course on every machine: the margin policy, machine noise
+    processors, reproducibility, interface
+                        one class per dial (the one source of truth for every formula): masks,
+                        logit_bias, penalties, n-grams, min_new_tokens, temperature, top-k/p, min-p;
+                        the same course on every machine: the margin policy, machine noise;
+                        what the course asks of a model, as Protocols
+    chain               SamplingConfig (every dial checked once) and the Chain of processors it builds
+    draw                the draw (an exponential race) and its margin
     sampling, ecosystem, degeneration, display
-                        pure numpy math (the one source of truth for every formula), the
-                        libraries' dials as cited data, text-quality metrics, number formats
+                        the functions lessons call (softmax, filters, next_token_distribution, ...),
+                        the libraries' dials as cited data, text-quality metrics, number formats
     tokenizer, weight_cache
                         SmolLM2's byte-level BPE; the weights in one memory-mapped file per machine
     model               the numpy forward pass of the bundled SmolLM2-135M-Instruct

@@ -81,9 +81,16 @@ class LocalModel:
 
 
 class TransformersModel:
-    """A Hugging Face transformers causal LM with the course model's interface (torch, CPU)."""
+    """A Hugging Face transformers causal LM with the course model's interface (torch, CPU): an
+    `interface.LanguageModel`, so generate(), the explorers and the exercises run on it."""
 
     _loaded: dict[tuple, TransformersModel] = {}
+    #: What it cannot serve, said where a feature asks for it (`interface.require`).
+    limitations = (
+        "TransformersModel serves generate() one token at a time (next_token_logits); it has no "
+        "batched forward pass with a KV cache (generate_batch, num_beams > 1, speculative decoding) and no "
+        "course tokenizer for llguidance (json_schema=, grammar=). Use model.load_model() for those."
+    )
 
     def __init__(self, hf_model, hf_tokenizer, name: str):
         self.hf_model = hf_model

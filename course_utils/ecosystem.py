@@ -610,3 +610,57 @@ def structured_output_table_markdown() -> str:
     ]
     header = "| library | how to ask | mask built by | where the mask goes | cut short by the length limit |"
     return "\n".join([header, "|---|---|---|---|---|", *rows])
+
+
+# --------------------------------------------------------------------------------------------
+# Stopping: when a text ends, and what the result says about it (lesson 05)
+# --------------------------------------------------------------------------------------------
+
+STOPPING: dict[str, dict[str, str]] = {
+    "OpenAI API": {
+        "stop": 'stop: a string or a list; "Up to 4 sequences where the API will stop generating further tokens. '
+        'The returned text will not contain the stop sequence."',
+        "minimum": "none",
+        "finish_reason": '"stop" (a natural end or a stop sequence), "length" (max_tokens)',
+        "source": "openai/openai-openapi openapi.yaml, CreateCompletionRequest.stop; the openai-python SDK's types",
+    },
+    "Hugging Face transformers": {
+        "stop": "stop_strings: a string or a list (StopStringCriteria; generate() needs tokenizer=); "
+        "the stop string stays in the output",
+        "minimum": "min_new_tokens: MinNewTokensLengthLogitsProcessor sets the EOS scores to -inf while fewer "
+        "new tokens were generated (stop strings still end the text)",
+        "finish_reason": "none: the output is the token ids",
+        "source": "transformers 5.24.0 generation/configuration_utils.py (stop_strings: \"A string or a list of "
+        "strings that should terminate generation if the model outputs them\"), generation/stopping_criteria.py, "
+        "generation/logits_process.py; tests/test_engine.py compares the course with the installed library",
+    },
+    "llama.cpp": {
+        "stop": 'the server\'s stop: "a JSON array of stopping strings. These words will not be included in '
+        'the completion"',
+        "minimum": "none",
+        "finish_reason": '"stop" or "length" in the server\'s OpenAI-compatible API',
+        "source": "ggml-org/llama.cpp tools/server/README.md",
+    },
+    "vLLM": {
+        "stop": 'stop: a list; "The returned output will not contain the stop strings" '
+        "(include_stop_str_in_output=False by default)",
+        "minimum": "min_tokens: neither EOS nor stop_token_ids before it",
+        "finish_reason": '"stop" or "length", as OpenAI',
+        "source": "vllm-project/vllm vllm/sampling_params.py, the SamplingParams docstring",
+    },
+    "this course": {
+        "stop": "generate(stop=...): up to 4 strings, as OpenAI; the text ends before the first occurrence of "
+        "any, even one that straddles tokens; Generation.stop_string says which",
+        "minimum": "min_new_tokens, as Hugging Face (a processor in the chain: processors.MinNewTokens)",
+        "finish_reason": '"eos", "stop" or "max_new_tokens" (OpenAI\'s "length")',
+        "source": "course_utils/generation.py",
+    },
+}
+"""Each library's stop strings, minimum length and finish reason, with where it was checked."""
+
+
+def stopping_table_markdown() -> str:
+    """Lesson 05's table: how each library stops a text and says why."""
+    rows = ["| library | stop strings | a minimum length | why it ended |", "|---|---|---|---|"]
+    rows += [f"| {name} | {s['stop']} | {s['minimum']} | {s['finish_reason']} |" for name, s in STOPPING.items()]
+    return "\n".join(rows)

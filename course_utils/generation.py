@@ -11,9 +11,17 @@
 Each step runs the model on the text so far (its KV cache makes that one token of work), turns the
 logits into the final distribution with `course_utils.sampling` (temperature, top-k, top-p, min-p,
 in the chain `order`), and draws the next token from it with the generation's own
-`np.random.default_rng(seed)`. `temperature=0` is greedy decoding. Generation stops after
-`max_new_tokens` or at an end-of-sequence token (<|im_end|>, <|endoftext|>), which is recorded
-as the last step but not included in `.text`.
+`np.random.default_rng(seed)`. `temperature=0` is greedy decoding.
+
+When it stops, and `finish_reason` says why:
+* ``"eos"``: the model chose an end-of-sequence token (<|im_end|>, <|endoftext|>), recorded as the
+  last step but not included in `.text`. ``min_new_tokens=n`` forbids it for the first n tokens
+  (HF's ``MinNewTokensLengthLogitsProcessor``; vLLM's ``min_tokens``).
+* ``"stop"``: the text so far contains one of the ``stop`` strings (OpenAI's, vLLM's and
+  llama.cpp's ``stop``; up to 4, as OpenAI allows), even one that straddles two tokens. `.text`
+  ends just before it, as OpenAI returns it; `.stop_string` says which; `.token_ids` keeps every
+  token drawn. (HF's ``stop_strings`` keeps the stop string in its output.)
+* ``"max_new_tokens"``: the limit cut it off (OpenAI calls it ``"length"``).
 
 Repetition dials: `repetition_penalty`, `frequency_penalty`, `presence_penalty`,
 `no_repeat_ngram_size` (and `repeat_last_n` with `order="llama.cpp"`), `logit_bias` and
@@ -57,8 +65,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from course_utils import checks, sampling, structured
+from course_utils import checks, interface, structured
 from course_utils.beam_search import BeamSearchResult, beam_search, check_max_new_tokens, encode_prompt
+from course_utils.chain import GENERATION_SETTINGS, Chain, SamplingConfig, config_from, takes_settings
+from course_utils.draw import decide
+from course_utils.processors import History
+from course_utils.sampling import log_softmax
 
 
 @dataclass(frozen=True)
@@ -90,11 +102,12 @@ class Generation:
     token_ids: list[int]  # the new tokens, including a final end-of-sequence token if one came
     text: str  # the new text only, without the end-of-sequence token
     steps: list[GenerationStep]
-    finish_reason: str  # "eos" (the model ended it) or "max_new_tokens" (we cut it off)
+    finish_reason: str  # "eos" (the model ended it), "stop" (a stop string) or "max_new_tokens" (we cut it off)
     settings: dict  # the sampling settings and seed used
     # Constrained generations only: True if the text is a whole match of the grammar (it parses),
     # False if max_new_tokens cut it short; None without a constraint.
     complete: bool | None = None
+    stop_string: str | None = None  # the stop string that ended it (finish_reason "stop")
 
     @property
     def full_text(self) -> str:
@@ -102,7 +115,7 @@ class Generation:
         return self.prompt + self.text
 
 
-@sampling.takes_settings
+@takes_settings(names=GENERATION_SETTINGS)
 def generate(
     model,
     prompt: str | Sequence[int],
@@ -110,6 +123,7 @@ def generate(
     max_new_tokens: int = 32,
     seed: int | Sequence[int] = 0,
     chat: bool = False,
+    stop: str | Sequence[str] | None = None,
     json_schema: dict | str | None = None,
     grammar: str | dict | None = None,
     num_beams: int = 1,
@@ -123,8 +137,10 @@ def generate(
     `generate(num_beams=k, do_sample=False)`): it takes no sampling, penalty or grammar settings,
     only `length_penalty` and `early_stopping`, and returns a `beam_search.BeamSearchResult`.
     """
+    interface.require(model, interface.LanguageModel, "generate()")
     if num_beams != 1:
-        _check_beam_search_alone(settings, seed=seed, json_schema=json_schema, grammar=grammar)
+        _check_beam_search_alone(settings, seed=seed, json_schema=json_schema, grammar=grammar, stop=stop)
+        interface.require(model, interface.BatchModel, "beam search (num_beams > 1)")
         return beam_search(
             model, prompt, num_beams=num_beams, max_new_tokens=max_new_tokens, length_penalty=length_penalty,
             early_stopping=early_stopping, chat=chat,
@@ -134,29 +150,15 @@ def generate(
             "length_penalty and early_stopping are beam search settings; they need num_beams > 1 "
             f"(got num_beams={num_beams!r})."
         )
-    settings = _sampling_settings(model, settings)
-    check_max_new_tokens(max_new_tokens)
-    prompt_text, ids = encode_prompt(model, prompt, chat, name="prompt")
-    rng = np.random.default_rng(_check_seed(seed))
-    constraint = _constraint(model, json_schema, grammar)
-    eos_ids = model.eos_ids
-
-    new_ids: list[int] = []
-    steps: list[GenerationStep] = []
-    for _ in range(max_new_tokens):
-        logits = model.next_token_logits(ids + new_ids)
-        step = next_step(
-            model, logits, rng=rng, settings=settings, prompt_ids=ids, generated_ids=new_ids, constraint=constraint
-        )
-        steps.append(step)
-        new_ids.append(step.token_id)
-        if step.token_id in eos_ids:
-            break
-    recorded = {**settings, "seed": seed, "chat": chat, **_constraint_settings(json_schema, grammar)}
-    return _record(model, prompt_text, ids, new_ids, steps, recorded, constraint)
+    [row] = _rows(model, [prompt], settings, max_new_tokens, [_check_seed(seed)], chat, stop, json_schema, grammar,
+                  names=["prompt"])
+    while not row.finished:
+        row.take(next_step(model, model.next_token_logits(row.ids), rng=row.rng, chain=row.chain,
+                           prompt_ids=row.prompt_ids, generated_ids=row.new_ids))
+    return row.result()
 
 
-@sampling.takes_settings
+@takes_settings(names=GENERATION_SETTINGS)
 def generate_batch(
     model,
     prompts: Sequence[str | Sequence[int]],
@@ -164,6 +166,7 @@ def generate_batch(
     max_new_tokens: int = 32,
     seed: int | Sequence = 0,
     chat: bool = False,
+    stop: str | Sequence[str] | None = None,
     json_schema: dict | str | None = None,
     grammar: str | dict | None = None,
     **settings,
@@ -171,55 +174,39 @@ def generate_batch(
     """`generate` for several prompts at once, through one batched forward pass per step.
 
     Row i uses `np.random.default_rng(seed + i)` (or `seed[i]` if `seed` is a list), so its result
-    equals `generate(model, prompts[i], seed=seed + i, ...)`.
+    equals `generate(model, prompts[i], seed=seed + i, ...)`; each row stops on its own.
     """
-    settings = _sampling_settings(model, settings)
-    check_max_new_tokens(max_new_tokens)
     if isinstance(prompts, str) or not isinstance(prompts, Sequence) or len(prompts) == 0:
         raise TypeError(
             f"prompts must be a non-empty list of prompts (strings or lists of token ids), got {prompts!r}. "
             "For a single prompt, use generate()."
         )
-    encoded = [encode_prompt(model, p, chat, name=f"prompts[{i}]") for i, p in enumerate(prompts)]
+    names = [f"prompts[{i}]" for i in range(len(prompts))]
     seeds = _row_seeds(seed, len(prompts))
-    rngs = [np.random.default_rng(s) for s in seeds]
-    constraints = [_constraint(model, json_schema, grammar) for _ in prompts]  # each row its own state
-    eos_ids = model.eos_ids
+    interface.require(model, interface.BatchModel, "generate_batch()")
+    rows = _rows(model, prompts, settings, max_new_tokens, seeds, chat, stop, json_schema, grammar, names=names)
 
     # Left padding lines up every row's last prompt token in the same column.
-    batch, width = len(encoded), max(len(ids) for _, ids in encoded)
+    batch, width = len(rows), max(len(row.prompt_ids) for row in rows)
     tokens = np.zeros((batch, width), dtype=np.int64)
     is_real = np.zeros((batch, width), dtype=bool)
-    for row, (_, ids) in enumerate(encoded):
-        tokens[row, width - len(ids) :] = ids
-        is_real[row, width - len(ids) :] = True
+    for i, row in enumerate(rows):
+        tokens[i, width - len(row.prompt_ids) :] = row.prompt_ids
+        is_real[i, width - len(row.prompt_ids) :] = True
     cache = model.new_cache(batch)
     logits = model.forward(tokens, cache, is_real)
-
-    new_ids: list[list[int]] = [[] for _ in range(batch)]
-    steps: list[list[GenerationStep]] = [[] for _ in range(batch)]
-    running = np.ones(batch, dtype=bool)
-    for step_index in range(max_new_tokens):
+    while True:
         chosen = np.zeros(batch, dtype=np.int64)
-        for row in np.flatnonzero(running):
-            step = next_step(
-                model, logits[row], rng=rngs[row], settings=settings,
-                prompt_ids=encoded[row][1], generated_ids=new_ids[row], constraint=constraints[row],
-            )
-            steps[row].append(step)
-            new_ids[row].append(step.token_id)
-            chosen[row] = step.token_id
-            running[row] = step.token_id not in eos_ids
-        if not running.any() or step_index == max_new_tokens - 1:
-            break
+        for i, row in enumerate(rows):
+            if not row.finished:
+                row.take(next_step(model, logits[i], rng=row.rng, chain=row.chain,
+                                   prompt_ids=row.prompt_ids, generated_ids=row.new_ids))
+                chosen[i] = row.new_ids[-1]
+        running = np.array([not row.finished for row in rows])
+        if not running.any():
+            return [row.result() for row in rows]
         # Finished rows go on as padding (masked, never attended to) so the batch keeps its shape.
         logits = model.forward(chosen[:, None], cache, running[:, None])
-    constraint_settings = _constraint_settings(json_schema, grammar)
-    return [
-        _record(model, text, ids, new_ids[row], steps[row],
-                {**settings, "seed": seeds[row], "chat": chat, **constraint_settings}, constraints[row])
-        for row, (text, ids) in enumerate(encoded)
-    ]
 
 
 def next_step(
@@ -227,65 +214,124 @@ def next_step(
     logits,
     *,
     rng: np.random.Generator,
-    settings: dict,
+    chain: Chain,
     prompt_ids: Sequence[int],
     generated_ids: Sequence[int],
-    constraint: structured.TokenConstraint | None = None,
 ) -> GenerationStep:
-    """The course's central step: draw one token from the final distribution of `logits`, and
-    record how it was chosen.
+    """The course's central step: apply the `chain` to `logits` once, draw one token, and record how
+    it was chosen from that same computation.
 
-    `settings` are sampling keywords (temperature, top_k, ..., the penalties); `prompt_ids` and
-    `generated_ids` are what the model has read so far (the penalties count them). With a
-    `constraint`, the grammar's mask goes on the raw logits first, so everything after sees only
-    the allowed tokens; the chosen token then moves the grammar on. `generate`, `generate_batch`
-    and the lesson 05 stepper all draw through this function.
+    `prompt_ids` and `generated_ids` are what the model has read so far (the penalties count them).
+    A grammar in the chain (`structured.TokenConstraint`) masks the raw logits first, so everything
+    after sees only the allowed tokens; the chosen token then moves every processor with state on.
+    `generate`, `generate_batch` and the lesson 05 stepper all draw through this function.
     """
-    model_logprobs = sampling.log_softmax(logits)
-    allowed_prob = None
-    if constraint is not None:
-        allowed = constraint.allowed()
-        allowed_prob = float(np.exp(model_logprobs[allowed]).sum())
-        logits = np.where(allowed, logits, -np.inf)
-    final, draw, kept_range = sampling.distribution_and_draw(
-        logits, rng=rng, prompt_ids=prompt_ids, generated_ids=generated_ids, **settings
-    )
-    token = draw.token
-    if constraint is not None:
-        constraint.advance(token)
+    x = np.asarray(logits)
+    model_logprobs = log_softmax(x.astype(np.float64))
+    history = History(np.asarray(prompt_ids, dtype=np.int64), np.asarray(generated_ids, dtype=np.int64))
+    decision = decide(chain, x, history, rng)
+    token = decision.draw.token
+    grammars = [p for p in chain.masks if isinstance(p, structured.TokenConstraint)]
+    allowed_prob = float(np.exp(model_logprobs[grammars[0].allowed()]).sum()) if grammars else None
+    chain.advance(token)
     return GenerationStep(
         token_id=token,
         token_text=model.token_text(token),
-        prob=float(final[token]),
-        entropy=float(sampling.entropy(final)),
-        n_kept=int(np.count_nonzero(final)),
-        kept_range=kept_range,
-        rank=int(np.count_nonzero(final > final[token])),
+        prob=decision.prob,
+        entropy=decision.entropy,
+        n_kept=decision.n_kept,
+        kept_range=decision.kept_range,
+        rank=decision.rank,
         logprob=float(model_logprobs[token]),
-        margin=draw.margin,
+        margin=decision.draw.margin,
         allowed_prob=allowed_prob,
     )
 
 
-def _record(model, prompt_text, prompt_ids, new_ids, steps, settings, constraint=None) -> Generation:
-    ended = bool(new_ids) and new_ids[-1] in model.eos_ids
-    return Generation(
-        prompt=prompt_text,
-        prompt_ids=list(prompt_ids),
-        token_ids=list(new_ids),
-        text=model.decode(new_ids[:-1] if ended else new_ids),
-        steps=list(steps),
-        finish_reason="eos" if ended else "max_new_tokens",
-        settings=settings,
-        complete=None if constraint is None else constraint.is_complete,
-    )
+class _Row:
+    """One generation in progress: its chain, its random numbers, what it has drawn, and whether
+    (and why) it has finished."""
+
+    def __init__(self, model, prompt_text: str, prompt_ids: list[int], chain: Chain, seed, max_new_tokens: int,
+                 stop: tuple[str, ...], recorded: dict):
+        self.model, self.prompt_text, self.prompt_ids, self.chain = model, prompt_text, prompt_ids, chain
+        self.rng = np.random.default_rng(seed)
+        self.max_new_tokens, self.stop, self.recorded = max_new_tokens, stop, recorded
+        self.new_ids: list[int] = []
+        self.steps: list[GenerationStep] = []
+        self.finish_reason: str | None = None
+        self.stopped_at: tuple[int, str] | None = None  # where in the text a stop string begins, and which
+
+    @property
+    def ids(self) -> list[int]:
+        return self.prompt_ids + self.new_ids
+
+    @property
+    def finished(self) -> bool:
+        return self.finish_reason is not None
+
+    def take(self, step: GenerationStep) -> None:
+        self.steps.append(step)
+        self.new_ids.append(step.token_id)
+        if step.token_id in self.model.eos_ids:
+            self.finish_reason = "eos"
+        elif self.stop and (found := first_stop(self.model.decode(self.new_ids), self.stop)):
+            self.finish_reason, self.stopped_at = "stop", found
+        elif len(self.new_ids) >= self.max_new_tokens:
+            self.finish_reason = "max_new_tokens"
+
+    def result(self) -> Generation:
+        ended = self.finish_reason == "eos"
+        text = self.model.decode(self.new_ids[:-1] if ended else self.new_ids)
+        grammars = [p for p in self.chain.masks if isinstance(p, structured.TokenConstraint)]
+        return Generation(
+            prompt=self.prompt_text,
+            prompt_ids=list(self.prompt_ids),
+            token_ids=list(self.new_ids),
+            text=text[: self.stopped_at[0]] if self.stopped_at else text,
+            steps=list(self.steps),
+            finish_reason=self.finish_reason or "max_new_tokens",
+            settings=self.recorded,
+            complete=grammars[0].is_complete if grammars else None,
+            stop_string=self.stopped_at[1] if self.stopped_at else None,
+        )
 
 
-def _constraint(model, json_schema, grammar) -> structured.TokenConstraint | None:
-    """The grammar's per-generation state, or None when neither constraint is given."""
-    if json_schema is None and grammar is None:
+def first_stop(text: str, stop: Sequence[str]) -> tuple[int, str] | None:
+    """Where the first occurrence of any stop string begins in `text`, and which one (the first
+    listed, of those that begin there); None if none occurs."""
+    found = [(index, i) for i, s in enumerate(stop) if (index := text.find(s)) >= 0]
+    if not found:
         return None
-    return structured.TokenConstraint(model.tokenizer, json_schema=json_schema, grammar=grammar)
+    index, i = min(found)
+    return index, stop[i]
+
+
+def _rows(model, prompts, settings, max_new_tokens, seeds, chat, stop, json_schema, grammar, *, names) -> list[_Row]:
+    """Every setting checked once, before the model runs; one `_Row` per prompt, each with its own
+    chain (a grammar's state is per row)."""
+    config = config_from(settings, GENERATION_SETTINGS)
+    check_max_new_tokens(max_new_tokens)
+    stop = check_stop(stop)
+    if json_schema is not None or grammar is not None:
+        interface.require(model, interface.GrammarModel, "json_schema= and grammar=")
+    recorded_constraint = _constraint_settings(json_schema, grammar)
+    rows = []
+    for prompt, name, seed in zip(prompts, names, seeds):
+        prompt_text, ids = encode_prompt(model, prompt, chat, name=name)
+        chain = Chain(config, masks=_constraint(model, json_schema, grammar), eos_ids=model.eos_ids)
+        chain.check_vocabulary(model.vocab_size)
+        recorded = {**config.settings(), "seed": seed, "chat": chat, **({"stop": list(stop)} if stop else {}),
+                    **recorded_constraint}
+        rows.append(_Row(model, prompt_text, ids, chain, seed, max_new_tokens, stop, recorded))
+    return rows
+
+
+def _constraint(model, json_schema, grammar) -> list[structured.TokenConstraint]:
+    """The grammar's per-generation state, as the chain's masks (none when no constraint is given)."""
+    if json_schema is None and grammar is None:
+        return []
+    return [structured.TokenConstraint(model.tokenizer, json_schema=json_schema, grammar=grammar)]
 
 
 def _constraint_settings(json_schema, grammar) -> dict:
@@ -296,15 +342,33 @@ def _constraint_settings(json_schema, grammar) -> dict:
 # ---- checking what a learner passes in -------------------------------------------------------
 
 
-def _sampling_settings(model, settings: dict) -> dict:
-    """Every sampling setting (defaults filled in), checked before the model runs, logit_bias and
-    allowed_token_ids against the model's vocabulary."""
-    return sampling.checked_settings(model.vocab_size, **settings)
+#: OpenAI's limit ("Up to 4 sequences where the API will stop generating further tokens").
+MAX_STOP_STRINGS = 4
+
+
+def check_stop(stop) -> tuple[str, ...]:
+    """`stop` as a tuple of non-empty strings (one string is a list of one), or a clear error."""
+    if stop is None:
+        return ()
+    strings = [stop] if isinstance(stop, str) else stop
+    if not isinstance(strings, Sequence) or isinstance(strings, bytes):
+        raise TypeError(f"stop must be a string or a list of strings, such as stop=[\"\\n\\n\"], got {stop!r}.")
+    for i, s in enumerate(strings):
+        if not isinstance(s, str):
+            raise TypeError(f"stop must hold strings, but stop[{i}] is {s!r}. Write it as text, such as {str(s)!r}.")
+        if not s:
+            raise ValueError("stop contains an empty string, which would stop before the first token. Remove it.")
+    if len(strings) > MAX_STOP_STRINGS:
+        raise ValueError(
+            f"stop holds {len(strings)} strings; the course allows up to {MAX_STOP_STRINGS}, as OpenAI's API does. "
+            "Keep the ones that matter."
+        )
+    return tuple(strings)
 
 
 def _check_beam_search_alone(settings: dict, **others) -> None:
     """Beam search draws nothing and follows no grammar: refuse those settings rather than ignore them."""
-    defaults = {**sampling.SETTING_DEFAULTS, "seed": 0, "json_schema": None, "grammar": None}
+    defaults = {**SamplingConfig().settings(), "seed": 0, "json_schema": None, "grammar": None, "stop": None}
     changed = [
         name for name, value in {**settings, **others}.items()
         if name not in defaults or not _is_default(value, defaults[name])

@@ -397,12 +397,15 @@ class LlamaModel:
         """An empty KV cache for `batch_size` sequences, to pass to `forward`."""
         return KVCache(self.config, batch_size)
 
-    def forward(self, tokens: np.ndarray, cache: KVCache, is_real: np.ndarray | None = None) -> np.ndarray:
+    def forward(self, tokens: np.ndarray, cache: KVCache, is_real: np.ndarray | None = None, *,
+                all_positions: bool = False) -> np.ndarray:
         """Run new tokens through the model; returns the logits at each row's last position.
 
         tokens: (batch, n_new) ints, appended after what `cache` already holds.
         is_real: (batch, n_new) bools, False for left padding (default: all real).
-        Returns float32 logits of shape (batch, vocab_size).
+        Returns float32 logits of shape (batch, vocab_size); with `all_positions`, the logits after
+        every new token, shape (batch, n_new, vocab_size): what checking several guessed tokens in
+        one pass needs (speculative decoding), at the cost of the unembedding for each.
         """
         tokens = np.asarray(tokens)
         is_real = np.ones(tokens.shape, dtype=bool) if is_real is None else np.asarray(is_real, dtype=bool)
@@ -415,7 +418,7 @@ class LlamaModel:
             # Each sub-layer adds to x rather than replacing it (the "residual stream").
             x = x + self._attention(block, rms_norm(x, block.attn_norm, self.eps), cache, layer, start, cos, sin, mask)
             x = x + self._mlp(block, rms_norm(x, block.ffn_norm, self.eps))
-        last = rms_norm(x[:, -1], self.final_norm, self.eps)
+        last = rms_norm(x if all_positions else x[:, -1], self.final_norm, self.eps)
         # A score for every vocabulary entry: how well it matches the final hidden vector.
         return self._linear(last, self.unembedding)
 

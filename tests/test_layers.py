@@ -13,8 +13,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "course_utils"
 # Lowest first. A module may import modules of a lower layer only.
 LAYERS = [
     {"checks"},  # what a learner passes in: one rule for every check
-    {"penalties", "reproducibility"},  # the stage before temperature; the margin policy and machine noise
-    {"sampling", "ecosystem", "degeneration", "display"},  # pure numpy math, data and number formats
+    {"processors", "reproducibility", "interface"},  # one class per dial; the margin policy and machine noise; the model Protocols
+    {"chain"},  # the sampling configuration and the list of processors it builds
+    {"draw"},  # the draw and its margin
+    {"sampling", "ecosystem", "degeneration", "display"},  # the functions lessons call, data and number formats
     {"tokenizer", "weight_cache"},  # text <-> ids; the weights' file on disk
     {"model"},
     {"beam_search", "structured"},  # below generation, which routes num_beams and json_schema / grammar to them

@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from course_utils import checks, sampling
+from course_utils.chain import Chain, SamplingConfig
 from course_utils.generation import GenerationStep, next_step
 from course_utils.plots import ROLE, BarPanel, TokenTextPanel
 from course_utils.widgets.base import slider_style
@@ -116,6 +117,7 @@ class GenerationStepper(ModelExplorer):
         if self._run_key != (values["prompt"], values["seed"]):
             self._restart(values)
         settings = _sampling_settings(values)
+        chain = Chain(SamplingConfig(**settings))
         for _ in range(n):
             if self.finished:
                 break
@@ -124,7 +126,7 @@ class GenerationStepper(ModelExplorer):
             shown = most_likely(final, self.n_tokens)
             self._last_shown = (shown, final[shown])
             step = next_step(
-                self.model, logits, rng=self._rng, settings=settings,
+                self.model, logits, rng=self._rng, chain=chain,
                 prompt_ids=self._prompt_ids, generated_ids=self._new_ids,
             )
             self._steps.append(step)

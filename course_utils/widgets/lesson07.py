@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 from course_utils import checks, sampling
 from course_utils.display import significant
+from course_utils.chain import Chain, SamplingConfig
 from course_utils.generation import GenerationStep, next_step
 from course_utils.plots import ROLE, BarPanel
 from course_utils.structured import TokenConstraint
@@ -119,7 +120,7 @@ class ConstraintExplorer(ModelExplorer):
         model = self.model
         constraint = self._new_constraint(model)
         prompt_ids = list(model.encode(model.chat_prompt(prompt) if self.chat else prompt))
-        settings = {**sampling.SETTING_DEFAULTS, "temperature": 0.0}
+        chain = Chain(SamplingConfig(temperature=0.0), masks=[constraint])
         rng = np.random.default_rng(0)  # greedy draws nothing; next_step wants a generator all the same
         new_ids: list[int] = []
         views: list[StepView] = []
@@ -129,10 +130,7 @@ class ConstraintExplorer(ModelExplorer):
             allowed = constraint.allowed()
             masked = sampling.softmax(np.where(allowed, logits, -np.inf))
             text_before = model.decode(new_ids)
-            step = next_step(
-                model, logits, rng=rng, settings=settings, prompt_ids=prompt_ids, generated_ids=new_ids,
-                constraint=constraint,
-            )
+            step = next_step(model, logits, rng=rng, chain=chain, prompt_ids=prompt_ids, generated_ids=new_ids)
             top, top_masked = most_likely(probs, self.n_tokens), most_likely(masked, self.n_tokens)
             views.append(StepView(
                 step, top, probs[top], allowed[top], top_masked, masked[top_masked], int(allowed.sum()), text_before,

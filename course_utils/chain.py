@@ -1,0 +1,260 @@
+"""The sampling configuration and the chain it builds: every dial checked once, then applied in order.
+
+    config = SamplingConfig(temperature=0.7, top_p=0.9, repetition_penalty=1.2)
+    chain = Chain(config)
+    logits = chain.penalize(rows, histories)   # the stage before temperature, on a copy
+    final = chain.final_logits(logits)         # temperature, top-k, top-p, min-p in `order`
+
+`SamplingConfig` is frozen: its fields are the dials' values as the learner gave them, and
+constructing it checks every one (through the processors it builds), so a loop that draws a
+hundred tokens checks its settings once. `Chain` is one generation's list of processors: the
+config's, plus any with state of their own (a grammar's mask), which `advance` moves on and
+`state` / `restore` roll back.
+
+The two orders (``ORDERS``):
+
+* ``"transformers"``: temperature -> top-k -> top-p -> min-p (the order ``generate()`` applies).
+* ``"llama.cpp"``: top-k -> top-p -> min-p on the T = 1 distribution, then temperature on the
+  survivors (llama.cpp's default sampler chain puts temperature last).
+
+Before either, the stage every library runs first (`processors.history`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from course_utils.processors import (
+    NO_HISTORY, AllowedTokenIds, History, LlamaCppPenalties, LogitBias, MinNewTokens, MinP, NoRepeatNGram, OpenAIPenalties,
+    Processor, RepetitionPenalty, Temperature, TopK, TopP,
+)
+from course_utils.processors.base import check_count
+from course_utils.processors.truncation import softmax
+
+ORDERS = ("transformers", "llama.cpp")
+
+# Which functions show a field: "chain" (every sampling function), "before" (those of the stage
+# before temperature too), "generation" (generate and generate_batch only: it needs the model).
+_CHAIN, _BEFORE, _BOTH, _GENERATION = {"stage": "chain"}, {"stage": "before"}, {"stage": "both"}, {"stage": "generation"}
+
+
+@dataclass(frozen=True, eq=False)
+class SamplingConfig:
+    """Every dial of the chain, checked when constructed. The fields keep the values as given."""
+
+    temperature: float = field(default=1.0, metadata=_CHAIN)
+    top_k: int = field(default=0, metadata=_CHAIN)
+    top_p: float = field(default=1.0, metadata=_CHAIN)
+    min_p: float = field(default=0.0, metadata=_CHAIN)
+    order: str = field(default="transformers", metadata=_BOTH)
+    min_tokens_to_keep: int = field(default=1, metadata=_CHAIN)
+    repetition_penalty: float = field(default=1.0, metadata=_BEFORE)
+    frequency_penalty: float = field(default=0.0, metadata=_BEFORE)
+    presence_penalty: float = field(default=0.0, metadata=_BEFORE)
+    no_repeat_ngram_size: int = field(default=0, metadata=_BEFORE)
+    repeat_last_n: int = field(default=64, metadata=_BEFORE)
+    logit_bias: Mapping[int, float] | None = field(default=None, metadata=_BEFORE)
+    allowed_token_ids: Sequence[int] | None = field(default=None, metadata=_BEFORE)
+    min_new_tokens: int = field(default=0, metadata=_GENERATION)
+
+    def __post_init__(self):
+        if self.order not in ORDERS:
+            raise ValueError(
+                f"order must be one of {', '.join(repr(o) for o in ORDERS)}, got {self.order!r}. "
+                "'transformers' applies temperature first; 'llama.cpp' applies it last."
+            )
+        truncation = self._truncation()
+        before = [p for p in self._before() if p.active]
+        object.__setattr__(self, "truncation", tuple(truncation))
+        object.__setattr__(self, "before", tuple(before))
+
+    def _truncation(self) -> list[Processor]:
+        temperature = Temperature(self.temperature)
+        filters = [TopK(self.top_k, self.min_tokens_to_keep), TopP(self.top_p, self.min_tokens_to_keep),
+                   MinP(self.min_p, self.min_tokens_to_keep)]
+        return [temperature, *filters] if self.order == "transformers" else [*filters, temperature]
+
+    def _before(self) -> list[Processor]:
+        masks = [AllowedTokenIds(self.allowed_token_ids), LogitBias(self.logit_bias)]
+        window = "It is how many of the last tokens llama.cpp's penalties look at (64 by default; 0 turns them off)."
+        if self.order == "transformers":
+            if self.repeat_last_n != _DEFAULTS["repeat_last_n"]:
+                raise ValueError(
+                    f"repeat_last_n={self.repeat_last_n!r} is llama.cpp's window and only applies with order='llama.cpp'; "
+                    "with order='transformers' the repetition penalty counts the whole text, as Hugging Face does."
+                )
+            penalties = [RepetitionPenalty(self.repetition_penalty),
+                         OpenAIPenalties(self.frequency_penalty, self.presence_penalty)]
+        else:
+            penalties = [LlamaCppPenalties(self.repetition_penalty, self.frequency_penalty, self.presence_penalty,
+                                           check_count(self.repeat_last_n, "repeat_last_n", window))]
+        return [*masks, *penalties, NoRepeatNGram(self.no_repeat_ngram_size), MinNewTokens(self.min_new_tokens)]
+
+    def settings(self) -> dict:
+        """The dials as keywords, as the learner gave them (defaults filled in)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def replace(self, **changes) -> SamplingConfig:
+        return dataclasses.replace(self, **changes)
+
+
+_FIELDS = dataclasses.fields(SamplingConfig)
+_DEFAULTS = {f.name: f.default for f in _FIELDS}
+#: The keywords of every sampling function and their defaults.
+SETTING_DEFAULTS = {f.name: f.default for f in _FIELDS if f.metadata["stage"] != "generation"}
+#: Every dial generate() takes: the sampling functions' and those that need the model.
+GENERATION_SETTINGS = tuple(_DEFAULTS)
+#: The keywords of the stage before temperature (`sampling.penalize_logits`), with ``order`` choosing whose rules.
+PENALTY_SETTINGS = (*(f.name for f in _FIELDS if f.metadata["stage"] == "before"), "order")
+
+
+def takes_settings(function=None, *, names: Sequence[str] = tuple(SETTING_DEFAULTS)):
+    """Decorator for a function that receives sampling settings as ``**settings``: its signature
+    (what ``help()`` and JupyterLab's Shift-Tab show) lists each of ``names`` with its default
+    from `SamplingConfig`, so the keywords are written once and every function shows all of them."""
+    if function is None:
+        return lambda f: takes_settings(f, names=names)
+    signature = inspect.signature(function)
+    own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    dials = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=_DEFAULTS[name]) for name in names]
+    function.__signature__ = signature.replace(parameters=own + dials)
+    return function
+
+
+def config_from(settings: dict, names: Sequence[str] = tuple(SETTING_DEFAULTS)) -> SamplingConfig:
+    """The checked configuration of a function's ``**settings``; an unknown keyword is refused."""
+    unknown = sorted(set(settings) - set(names))
+    if unknown:
+        kind = "sampling setting" if len(names) >= len(SETTING_DEFAULTS) else "setting here"
+        raise TypeError(f"{unknown[0]!r} is not a {kind}; the settings are {', '.join(names)}.")
+    return SamplingConfig(**settings)
+
+
+class Stage(NamedTuple):
+    """The distribution after one step of the sampling chain."""
+
+    name: str  # "input", "penalties", "temperature", "top_k", "top_p" or "min_p"
+    label: str  # for plot titles, e.g. "top-p 0.9" or "top-k off"
+    probs: np.ndarray
+
+
+class Run(NamedTuple):
+    """The chain applied once to one penalized row. When top-k is on, only its survivors go on
+    through the chain (a stage after top-k looks at nothing else), so every array here is over `ids`."""
+
+    ids: np.ndarray | None  # the tokens top-k keeps, in increasing order (None: every token)
+    row: np.ndarray  # the penalized logits of every token
+    penalized: np.ndarray  # the penalized logits of those tokens
+    stages: dict[str, np.ndarray]  # the logits after each processor of temperature and truncation
+    top_k_gap: float  # half the gap at top-k's cut, in the filters' units (0 for a tie it keeps whole)
+
+    @property
+    def final(self) -> np.ndarray:
+        """The logits the token is drawn from (those of the last stage)."""
+        return next(reversed(self.stages.values()))
+
+
+class Chain:
+    """One generation's processors: the config's, with `masks` (processors with state, such as a
+    grammar's) after the allowed ids, and the model's end-of-text ids for `min_new_tokens`."""
+
+    def __init__(self, config: SamplingConfig, *, masks: Sequence[Processor] = (), eos_ids=frozenset()):
+        self.config = config
+        allowed = [p for p in config.before if isinstance(p, AllowedTokenIds)]
+        others = [p.__class__(p.min_new_tokens, frozenset(eos_ids)) if isinstance(p, MinNewTokens) else p
+                  for p in config.before if not isinstance(p, AllowedTokenIds)]
+        self.masks = tuple(masks)
+        self._own = (*allowed, *others)  # the config's processors
+        self.before: tuple[Processor, ...] = (*allowed, *self.masks, *others)
+        self.truncation = config.truncation
+        self.slope = math.prod(p.slope for p in self.before)  # how much a raw logit's change can grow
+
+    @property
+    def filter_unit(self) -> float:
+        """Raw logits per unit of the logits the filters see: T in the transformers order (they see
+        logits / T), 1 in llama.cpp's (they see the logits as they are)."""
+        return self.config.temperature if self.config.order == "transformers" else 1.0
+
+    def penalize(self, logits: np.ndarray, histories: Sequence[History]) -> np.ndarray:
+        """The rows (shape ``(rows, V)``) after the stage before temperature, as a new float64 array."""
+        x = logits.astype(np.float64)  # a copy: the processors of this stage work in place
+        for processor in self.before:
+            x = processor(x, histories)
+        if self.before and np.isneginf(x.max(axis=-1)).any():
+            raise ValueError(
+                "every entry of a row of logits is -inf after allowed_token_ids, logit_bias and the "
+                f"penalties (no_repeat_ngram_size={self.config.no_repeat_ngram_size}), so every token is masked "
+                "and no probability distribution exists. Allow more tokens or use a larger no_repeat_ngram_size."
+            )
+        return x
+
+    def check_vocabulary(self, vocab_size: int) -> None:
+        """The dials' token ids (logit_bias, allowed_token_ids) checked against a vocabulary, before a
+        model runs: the config's processors on a stand-in row (the masks have their own vocabulary)."""
+        stand_in = np.zeros((1, vocab_size))
+        for processor in self._own:
+            processor(stand_in, [NO_HISTORY])
+
+    def stage_logits(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """The logits after each processor of temperature and truncation, by name, in order."""
+        out = {}
+        for processor in self.truncation:
+            x = processor(x)
+            out[processor.name] = x
+        return out
+
+    def run(self, row: np.ndarray) -> Run:
+        """The processors of temperature and truncation applied once to one penalized row."""
+        full = row
+        x, ids, stages, gap = row, None, {}, float("inf")
+        for processor in self.truncation:
+            if isinstance(processor, TopK) and processor.active:
+                ids, below = processor.split(x)
+                if ids is not None:
+                    kept = x[ids]
+                    gap = 0.0 if len(ids) > processor.k else float(kept.min() - below) / 2
+                    x, row, stages = kept, row[ids], {name: z[ids] for name, z in stages.items()}
+            else:
+                x = processor(x)
+            stages[processor.name] = x
+        return Run(ids, full, row, stages, gap)
+
+    def final_logits(self, x: np.ndarray) -> np.ndarray:
+        for processor in self.truncation:
+            x = processor(x)
+        return x
+
+    def stages(self, x: np.ndarray) -> list[Stage]:
+        """The distribution after each processor of temperature and truncation (x is penalized)."""
+        stages, after_temperature = [], False
+        for processor in self.truncation:
+            x = processor(x)
+            after_temperature |= isinstance(processor, Temperature)
+            suffix = "" if after_temperature else " (at T = 1)"
+            stages.append(Stage(processor.name, processor.label + suffix, softmax(x)))
+        return stages
+
+    @property
+    def penalty_label(self) -> str:
+        """For plot titles, e.g. "repetition 1.2, no-repeat 3-gram"."""
+        return ", ".join(p.label for p in self.before)
+
+    def advance(self, token_id: int) -> None:
+        """Tell every processor which token was chosen."""
+        for processor in self.before:
+            processor.advance(token_id)
+
+    def state(self) -> tuple:
+        """Every processor's state, for `restore` (a generation that rolls back needs it)."""
+        return tuple(p.state() for p in self.before)
+
+    def restore(self, state: tuple) -> None:
+        for processor, saved in zip(self.before, state):
+            processor.restore(saved)

@@ -1,0 +1,89 @@
+"""What the course asks of a model, written once (`typing.Protocol`s), and a check that says, in
+words, which feature a model cannot serve, before anything runs.
+
+* `LanguageModel`: what `generate`, the explorers and the exercises need: a vocabulary, the ids
+  that end a text, text <-> ids, and the next token's logits after some ids.
+* `BatchModel`: what `generate_batch`, beam search and speculative decoding need besides: one
+  forward pass over many rows and many new positions (``all_positions=True`` returns the logits
+  at every one of them), with a KV cache (`Cache`) that can be reordered and cut back.
+* `GrammarModel`: what structured output (``json_schema=`` / ``grammar=``) needs besides: the
+  course's tokenizer, whose byte-level vocabulary llguidance reads.
+
+The numpy model (`model.LlamaModel`) is all three; `adapters.TransformersModel` is a
+`LanguageModel` only, and says so (``TransformersModel.limitations``).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    @property
+    def vocab_size(self) -> int: ...
+
+    @property
+    def eos_ids(self) -> frozenset[int]: ...
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def decode(self, ids) -> str: ...
+
+    def token_text(self, token_id: int) -> str:
+        """One token for display, whitespace made visible ('␣Paris')."""
+
+    def chat_prompt(self, user_message: str) -> str: ...
+
+    def next_token_logits(self, ids) -> np.ndarray:
+        """Scores, shape (vocab_size,), for the token after `ids`."""
+
+
+@runtime_checkable
+class Cache(Protocol):
+    length: int  # slots filled so far
+
+    def reorder(self, rows) -> None:
+        """Row i becomes a copy of old row rows[i] (beam search keeps the beams that continue)."""
+
+    def truncate(self, length: int) -> None:
+        """Forget every slot from `length` on (speculative decoding rolls back rejected tokens)."""
+
+
+@runtime_checkable
+class BatchModel(LanguageModel, Protocol):
+    def new_cache(self, batch_size: int = 1) -> Cache: ...
+
+    def forward(self, tokens: np.ndarray, cache: Cache, is_real: np.ndarray | None = None, *,
+                all_positions: bool = False) -> np.ndarray:
+        """Run (batch, n_new) tokens after what `cache` holds; the logits at each row's last position,
+        shape (batch, vocab_size), or at every new position with `all_positions`, (batch, n_new, vocab_size)."""
+
+
+@runtime_checkable
+class GrammarModel(LanguageModel, Protocol):
+    tokenizer: object  # course_utils.tokenizer.Tokenizer: llguidance reads its byte-level vocabulary
+
+
+def require(model, protocol: type, feature: str) -> None:
+    """Raise a TypeError naming what `model` lacks when `feature` needs `protocol` of it."""
+    if isinstance(model, protocol):
+        return
+    members = [name for name in _members(protocol) if not hasattr(model, name)]
+    said = getattr(model, "limitations", "")
+    raise TypeError(
+        f"{feature} needs a model with {', '.join(members)}, which {getattr(model, 'name', type(model).__name__)!s} "
+        f"does not have. {said}".strip()
+    )
+
+
+def _members(protocol: type) -> list[str]:
+    names = []
+    for klass in reversed(protocol.__mro__):
+        if klass is object or klass is Protocol or not getattr(klass, "_is_protocol", False):
+            continue
+        names += [n for n in (*getattr(klass, "__annotations__", {}), *vars(klass))
+                  if not n.startswith("_") and n not in names]
+    return names
