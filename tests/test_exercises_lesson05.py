@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 from exercise_support import assert_rejected
 
-from course_utils.exercises.lesson05 import greedy_generate, greedy_generate_exercise, perplexity_exercise
+from course_utils.exercises.lesson05 import (
+    cut_at_stop_exercise, greedy_generate, greedy_generate_exercise, perplexity_exercise,
+)
 
 # -- greedy_generate ----------------------------------------------------------------------------
 
@@ -78,6 +80,33 @@ def a_word(probs):
     return "four"
 
 
+# -- cut_at_stop --------------------------------------------------------------------------------
+
+
+def first_in_the_list(text, stop):
+    for s in stop:
+        if s in text:
+            return text[: text.find(s)]
+    return text
+
+
+def find_minus_one(text, stop):
+    return text[: min(text.find(s) for s in stop)]
+
+
+def keeps_the_stop_string(text, stop):
+    positions = [text.find(s) + len(s) for s in stop if s in text]
+    return text[: min(positions)] if positions else text
+
+
+def never_cuts(text, stop):
+    return text
+
+
+def text_and_stop_string(text, stop):  # generate() records both; the exercise asks for the text
+    return first_in_the_list(text, stop), next((s for s in stop if s in text), None)
+
+
 MISTAKES = [
     (greedy_generate_exercise, no_append, ["same token"]),
     (greedy_generate_exercise, keeps_eos, ["end-of-sequence"]),
@@ -85,6 +114,11 @@ MISTAKES = [
     (greedy_generate_exercise, off_by_one, ["stopped after"]),
     (greedy_generate_exercise, second_best, ["largest logit"]),
     (greedy_generate_exercise, returns_text, ["which is text", "token ids"]),
+    (cut_at_stop_exercise, first_in_the_list, ["*in the list*", "*in the text*"]),
+    (cut_at_stop_exercise, find_minus_one, ["-1", "last character"]),
+    (cut_at_stop_exercise, keeps_the_stop_string, ["ends with the stop string"]),
+    (cut_at_stop_exercise, never_cuts, ["whole text"]),
+    (cut_at_stop_exercise, text_and_stop_string, ["should be text"]),
     (perplexity_exercise, by_product, ["underflows"]),
     (perplexity_exercise, wrong_sign, ["reciprocal"]),
     (perplexity_exercise, sum_not_mean, ["Divide by the number of tokens"]),

@@ -191,6 +191,12 @@ def _to_token_ids(value: Any) -> list[int]:
         raise WrongKind("but it should be a list of token ids (whole numbers)") from None
 
 
+def _to_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise WrongKind("but it should be text (a str)")
+    return value
+
+
 FLOATS = Kind("an array of numbers", _to_floats)
 """Any array-like of numbers, converted to a float64 array (shapes are the diagnosis' job)."""
 ARRAY = Kind("an array of numbers", _to_array)
@@ -204,6 +210,8 @@ TRUTH = Kind("True or False", _to_truth)
 """A bool (``np.bool_`` too)."""
 TOKEN_IDS = Kind("a list of token ids", _to_token_ids)
 """A list of whole numbers, as a list of ints."""
+TEXT = Kind("text", _to_text)
+"""A str."""
 
 
 def whole_numbers(count: int, example: str) -> Kind:

@@ -1,13 +1,13 @@
-"""Lesson 05 (generation): the autoregressive loop, and perplexity."""
+"""Lesson 05 (generation): the autoregressive loop, where a text stops, and perplexity."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from course_utils import degeneration
-from course_utils.exercises.engine import NUMBER, TOKEN_IDS, Case, FunctionExercise
+from course_utils.exercises.engine import NUMBER, TEXT, TOKEN_IDS, Case, FunctionExercise
 
-__all__ = ["greedy_generate_exercise", "perplexity_exercise"]
+__all__ = ["greedy_generate_exercise", "cut_at_stop_exercise", "perplexity_exercise"]
 
 
 # -- Exercise 1: greedy_generate ----------------------------------------------------------------
@@ -119,7 +119,85 @@ greedy_generate_exercise = FunctionExercise(
 )
 
 
-# -- Exercise 2: perplexity ---------------------------------------------------------------------
+# -- Exercise 2: cut_at_stop --------------------------------------------------------------------
+
+
+def cut_at_stop(text, stop):
+    # Where each stop string first occurs; find() says -1 for one that does not occur.
+    starts = [text.find(s) for s in stop]
+    found = [start for start in starts if start >= 0]
+    if not found:
+        return text
+    return text[: min(found)]  # the earliest occurrence of any, without the stop string itself
+
+
+def _expected_cut_at_stop(text, stop):
+    from course_utils.generation import first_stop
+
+    found = first_stop(text, stop)
+    return text if found is None else text[: found[0]]
+
+
+CUT_AT_STOP_CASES = (
+    Case(("Paris is the capital.\n\nQ: And of Italy?", ["\n\n"]), "the text 'Paris is the capital.↵↵Q: And of Italy?' with stop ['↵↵']"),
+    Case(("Rome.", ["\n\n"]), "the text 'Rome.' with stop ['↵↵'], which it does not contain"),
+    Case(("a. b. c.", [". "]), "the text 'a. b. c.' with stop ['. '], which occurs twice"),
+    Case(("A: 1\nB: 2\n\nC: 3", ["\n\n", "\nB"]), "the text 'A: 1↵B: 2↵↵C: 3' with stop ['↵↵', '↵B']"),
+    Case(("\n\nHello", ["\n\n"]), "a text that starts with its stop string"),
+)
+
+
+def _diagnose_cut_at_stop(case: Case, expected: str, got: str) -> str | None:
+    text, stop = case.args
+    if got == expected:
+        return None
+    shown = case.about
+    if got == text[:-1] and expected == text:
+        return (
+            f"For {shown}, you returned {got!r}: the last character is gone. text.find(s) returns -1 "
+            "when s does not occur, and text[:-1] drops the last character. Return the whole text then."
+        )
+    if any(got == expected + s for s in stop):
+        return (
+            f"For {shown}, your text ends with the stop string. Cut just before it: the returned text "
+            "excludes it, as OpenAI's API, vLLM and llama.cpp return it."
+        )
+    in_list_order = next((text[: text.find(s)] for s in stop if s in text), text)
+    if got == in_list_order:
+        return (
+            f"For {shown}, you cut at the first stop string *in the list* that occurs. Generation stops "
+            "at whichever occurs first *in the text*: take the smallest position of all of them."
+        )
+    if got == text:
+        return f"For {shown}, you returned the whole text, but a stop string occurs in it; cut before it."
+    return f"For {shown}, you returned {got!r}; the text before the first stop string is {expected!r}."
+
+
+cut_at_stop_exercise = FunctionExercise(
+    "cut_at_stop",
+    cases=CUT_AT_STOP_CASES,
+    expected=_expected_cut_at_stop,
+    returns=TEXT,
+    diagnose=_diagnose_cut_at_stop,
+    question=(
+        "Write cut_at_stop(text, stop): text is what a generation wrote (a str), stop a list of stop "
+        "strings. Return the text before the first occurrence of any of them, without the stop string; "
+        "the whole text if none occurs."
+    ),
+    hints=(
+        "text.find(s) gives the position where s first occurs in text, or -1 if it does not occur.",
+        "Several stop strings can occur: the text ends at the smallest position among those found "
+        "(not at the first one of the list). Then slice: text[:position].",
+    ),
+    solution=cut_at_stop,
+    praise=(
+        "That is what generate(stop=...) does after every token, on the decoded text: so a stop string "
+        "that spans several tokens is found too."
+    ),
+)
+
+
+# -- Exercise 3: perplexity ---------------------------------------------------------------------
 
 
 def perplexity(probs):
