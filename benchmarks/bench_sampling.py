@@ -2,7 +2,9 @@
 
 A step is temperature 0.7, top-k 50, top-p 0.9, min-p 0.05 and one draw, on the same float32
 logits for both, at SmolLM2's vocabulary (49,152) and Llama 3's (128,256); then the same step
-with top_k=0. Prints the median of many repetitions and the speed-up.
+with top_k=0. Each side's time is the median of many repetitions; the two sides alternate for
+``--runs`` runs (5 by default), and the speed-up printed is the median of the runs' ratios, with
+their range: on a shared machine a single ratio swings with the load.
 
 Then what the repetition dials add to that step at SmolLM2's vocabulary (target: at most 0.3 ms),
 with 300 ids of history (a 100-token prompt and 200 generated tokens, as the replication's), and
@@ -12,6 +14,7 @@ the cache reorder and the candidate selection), per number of beams.
     .venv/bin/python benchmarks/bench_sampling.py
 """
 
+import argparse
 import statistics
 import time
 
@@ -71,6 +74,9 @@ def transformers_step(logits, top_k):
 
 
 def main():
+    parser = argparse.ArgumentParser(description="One sampling step: course_utils against transformers.")
+    parser.add_argument("--runs", type=int, default=5, help="alternating runs of both sides per row")
+    args = parser.parse_args()
     try:
         import torch
 
@@ -79,17 +85,25 @@ def main():
         torch = None
         print("torch/transformers not installed: timing course_utils only (pip install -e '.[reference]').")
     rng = np.random.default_rng(0)
-    print(f"{'vocab':>8} {'top_k':>6} {'course_utils ms':>16} {'transformers ms':>16} {'speed-up':>9}")
+    print(f"median of {args.runs} alternating runs (min-max of the speed-up)")
+    print(f"{'vocab':>8} {'top_k':>6} {'course_utils ms':>16} {'transformers ms':>16} {'speed-up':>9} {'range':>13}")
     for vocab in VOCABS:
         logits = model_like_logits(vocab, rng)
         for top_k in (50, 0):
             draw_rng = np.random.default_rng(1)
-            ours = median_ms(lambda: sample_next_token(logits, rng=draw_rng, top_k=top_k, **STEP), 400 if top_k else 60)
+            ours, theirs = [], []
+            for _ in range(args.runs):
+                ours.append(median_ms(lambda: sample_next_token(logits, rng=draw_rng, top_k=top_k, **STEP),
+                                      400 if top_k else 60))
+                if torch is not None:
+                    theirs.append(median_ms(transformers_step(logits, top_k), 200 if top_k else 60))
+            mine = statistics.median(ours)
             if torch is None:
-                print(f"{vocab:>8} {top_k:>6} {ours:>16.3f}")
+                print(f"{vocab:>8} {top_k:>6} {mine:>16.3f}")
                 continue
-            theirs = median_ms(transformers_step(logits, top_k), 200 if top_k else 60)
-            print(f"{vocab:>8} {top_k:>6} {ours:>16.3f} {theirs:>16.3f} {theirs / ours:>8.1f}x")
+            ratios = [t / o for t, o in zip(theirs, ours)]
+            print(f"{vocab:>8} {top_k:>6} {mine:>16.3f} {statistics.median(theirs):>16.3f} "
+                  f"{statistics.median(ratios):>8.1f}x {min(ratios):>5.1f}-{max(ratios):.1f}x")
     penalty_costs(rng)
     beam_search_costs()
 

@@ -147,13 +147,14 @@ class Stage(NamedTuple):
 
 class Run(NamedTuple):
     """The chain applied once to one penalized row. When top-k is on, only its survivors go on
-    through the chain (a stage after top-k looks at nothing else), so every array here is over `ids`."""
+    through the chain (a stage after top-k looks at nothing else), so every array here but `row`
+    is over `ids`."""
 
     ids: np.ndarray | None  # the tokens top-k keeps, in increasing order (None: every token)
     row: np.ndarray  # the penalized logits of every token
-    penalized: np.ndarray  # the penalized logits of those tokens
+    penalized: np.ndarray  # the penalized logits of those tokens (float64)
     stages: dict[str, np.ndarray]  # the logits after each processor of temperature and truncation
-    top_k_gap: float  # half the gap at top-k's cut, in the filters' units (0 for a tie it keeps whole)
+    top_k_gap: float  # half the gap at top-k's cut, in raw logits (0 for a tie it keeps whole)
 
     @property
     def final(self) -> np.ndarray:
@@ -211,20 +212,40 @@ class Chain:
         return out
 
     def run(self, row: np.ndarray) -> Run:
-        """The processors of temperature and truncation applied once to one penalized row."""
-        full = row
-        x, ids, stages, gap = row, None, {}, float("inf")
+        """The processors of temperature and truncation applied once to one penalized row.
+
+        Top-k chooses by order alone, and a temperature in the usual range keeps the order of the
+        logits, so top-k can choose first, on the row as it is: then only its k survivors are
+        converted, divided and filtered, not the whole vocabulary.
+        """
+        top_k = next((p for p in self.truncation if isinstance(p, TopK) and p.active), None)
+        before_top_k = self.truncation[: self.truncation.index(top_k)] if top_k else ()
+        ids, gap, x = None, float("inf"), row
+        if top_k and all(p.keeps_order for p in before_top_k):
+            ids, gap, x = self._top_k(top_k, row, row, unit=1.0)
+        x = x.astype(np.float64)
+        penalized, stages = x, {}
         for processor in self.truncation:
-            if isinstance(processor, TopK) and processor.active:
-                ids, below = processor.split(x)
+            if processor is top_k and ids is None and top_k is not None:
+                # After a temperature that does not keep the order (T = 0), top-k chooses here.
+                ids, gap, x = self._top_k(top_k, x, x, unit=self.filter_unit)
                 if ids is not None:
-                    kept = x[ids]
-                    gap = 0.0 if len(ids) > processor.k else float(kept.min() - below) / 2
-                    x, row, stages = kept, row[ids], {name: z[ids] for name, z in stages.items()}
-            else:
+                    penalized, stages = penalized[ids], {name: z[ids] for name, z in stages.items()}
+            elif processor is not top_k:
                 x = processor(x)
             stages[processor.name] = x
-        return Run(ids, full, row, stages, gap)
+        return Run(ids, row, penalized, stages, gap)
+
+    @staticmethod
+    def _top_k(top_k: TopK, ranked: np.ndarray, x: np.ndarray, unit: float) -> tuple:
+        """The ids top-k keeps by `ranked`, half the gap at its cut (in raw logits: `unit` per
+        unit of `ranked`), and `x` restricted to them."""
+        ids, below = top_k.split(ranked)
+        if ids is None:
+            return None, float("inf"), x
+        kept = ranked[ids]
+        gap = 0.0 if len(ids) > top_k.k else float(kept.min() - below) / 2 * unit
+        return ids, gap, x[ids]
 
     def final_logits(self, x: np.ndarray) -> np.ndarray:
         for processor in self.truncation:

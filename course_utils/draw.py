@@ -12,6 +12,7 @@ reproducibility module's policy (``COURSE_MIN_MARGIN``) decides what margin is e
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
@@ -33,14 +34,23 @@ class Draw(NamedTuple):
     margin: float
 
 
-class Decision(NamedTuple):
-    """One step of the chain on one row: the draw, the final distribution it came from, and the
-    kept counts another machine could see (`kept_range`)."""
+class Decision:
+    """One step of the chain on one row: the draw, and (computed when first asked for) the final
+    distribution it came from and the kept counts another machine could see."""
 
-    draw: Draw
-    ids: np.ndarray | None  # the tokens `probs` covers (top-k's survivors); None: every token
-    probs: np.ndarray  # the final distribution over `ids` (0 for every other token)
-    kept_range: tuple[int, int]
+    def __init__(self, chain: Chain, run: Run, draw: Draw):
+        self.chain, self.run, self.draw = chain, run, draw
+        self.ids = run.ids  # the tokens `probs` covers (top-k's survivors); None: every token
+
+    @cached_property
+    def probs(self) -> np.ndarray:
+        """The final distribution over `ids` (0 for every other token)."""
+        return softmax(self.run.final)
+
+    @cached_property
+    def kept_range(self) -> tuple[int, int]:
+        """The fewest and the most tokens another machine's chain could keep (`kept_range`)."""
+        return kept_range(self.chain, self.run.row, self.probs)
 
     @property
     def prob(self) -> float:
@@ -72,13 +82,11 @@ def decide(chain: Chain, row: np.ndarray, history: History, rng: np.random.Gener
     Without `measure` (when nothing will read or check the margin), the margin is NaN and the work
     of measuring it is skipped: the token is the same.
     """
-    penalized = chain.penalize(row[None], [history])[0]
-    run = chain.run(penalized)
-    final = softmax(run.final)
+    run = chain.run(chain.penalize(row[None], [history])[0] if chain.before else row)
     draw = race(chain, run, rng, measure)
     if measure:
         check_margin(draw.margin, f"Token {draw.token} was drawn")
-    return Decision(draw, run.ids, final, kept_range(chain, penalized, final))
+    return Decision(chain, run, draw)
 
 
 def race(chain: Chain, run: Run, rng: np.random.Generator, measure: bool) -> Draw:
@@ -92,7 +100,8 @@ def _race(chain: Chain, run: Run, rng, measure: bool) -> tuple[int, float]:
     c, x, stages = chain.config, run.penalized, run.stages
     t = c.temperature
     if t == 0.0:  # greedy: the largest logit, whatever the cuts (they all keep it)
-        return int(np.argmax(run.row)), (_half_gap(run.row) if measure else float("nan"))
+        row = run.row.astype(np.float64)
+        return int(np.argmax(row)), (_half_gap(row) if measure else float("nan"))
     kept = np.isfinite(stages["min_p"])  # the last cut in either order
     # Every token top-k kept enters, each with its own exponential (so which tokens enter is
     # decided at top-k's cut: `run.top_k_gap`).
@@ -107,7 +116,7 @@ def _race(chain: Chain, run: Run, rng, measure: bool) -> tuple[int, float]:
     token = int(winner if run.ids is None else run.ids[winner])
     if not measure:
         return token, float("nan")
-    distance = min(_half_gap(scores[entrants]) * t, run.top_k_gap * chain.filter_unit)
+    distance = min(_half_gap(scores[entrants]) * t, run.top_k_gap)
     return token, _top_p_min_p_cut(chain, stages, kept, scores, winner, distance)
 
 

@@ -56,6 +56,11 @@ class Processor:
         raise NotImplementedError
 
     @property
+    def keeps_order(self) -> bool:
+        """True if it never changes which of two logits is larger (or makes them equal)."""
+        return False
+
+    @property
     def slope(self) -> float:
         """The most a change of an input logit can be magnified in its output (for draw margins)."""
         return 1.0

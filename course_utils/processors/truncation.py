@@ -15,8 +15,8 @@ import numpy as np
 from course_utils import checks
 from course_utils.processors.base import Processor
 
-# Block size for the top-k candidate search (see `top_k_split`).
-_BLOCK = 64
+# How many groups the top-k candidate search splits a row into, per token it keeps (see `top_k_split`).
+_GROUPS_PER_KEPT = 4
 
 
 def scale(x: np.ndarray, t: float) -> np.ndarray:
@@ -131,6 +131,11 @@ class Temperature(_Truncation):
     def label(self) -> str:
         return "greedy (temperature 0)" if self.temperature == 0 else f"temperature {self.temperature:g}"
 
+    @property
+    def keeps_order(self) -> bool:
+        # Dividing float64 logits by T in this range neither overflows, underflows nor merges two values.
+        return 1e-3 <= self.temperature <= 1e3
+
     def __call__(self, logits, histories=()):
         return divide_by_temperature(logits, self.temperature)
 
@@ -164,6 +169,11 @@ class TopK(_Truncation):
     def __call__(self, logits, histories=()):
         if self.top_k == 0 or self.k >= logits.shape[-1]:
             return logits
+        if logits.ndim == 1:  # one row: find the kept ids without partitioning the vocabulary
+            kept = np.full_like(logits, -np.inf)
+            ids, _ = self.split(logits)
+            kept[ids] = logits[ids]
+            return kept
         # Ties with the k-th largest value are kept, as TopKLogitsWarper does.
         return np.where(logits < kth_largest(logits, self.k), -np.inf, logits)
 
@@ -285,24 +295,31 @@ def top_k_split(x: np.ndarray, k: int) -> tuple[np.ndarray | None, float]:
     """Indices of every logit of the row `x` >= the k-th largest (None if that is all of them), and
     the largest logit below those: what top-k's cut falls between.
 
-    The k-th largest of the block maxima is a lower bound for the k-th largest logit (k blocks
-    each hold a value at least that large), so one comparison pass leaves a short list that
-    contains the whole top k, and the next logit too when the list is longer than k; only that
-    list is partitioned, not the vocabulary.
+    Split the row into groups and take each group's maximum: the (k+1)-th largest of those maxima is
+    a lower bound for the (k+1)-th largest logit (k + 1 groups each hold a value at least that
+    large). So one comparison pass leaves a short list that holds the k + 1 largest logits, and only
+    that list is partitioned, not the vocabulary. The groups are strided (x[j], x[j + n], ...), which
+    numpy reduces in one fast pass.
     """
     v = x.shape[-1]
     if k >= v:
         return None, -np.inf
-    block = max(1, min(_BLOCK, v // k))
-    full = (v // block) * block
-    maxima = x[:full].reshape(-1, block).max(axis=1)
+    n = min(v, _GROUPS_PER_KEPT * (k + 1))
+    full = (v // n) * n
+    maxima = x[:full].reshape(-1, n).max(axis=0)
     if full < v:
-        maxima = np.append(maxima, x[full:].max())
-    bound = np.partition(maxima, len(maxima) - k)[len(maxima) - k]
-    idx = np.flatnonzero(x >= bound)
+        maxima = np.concatenate([maxima, x[full:]])  # the leftover logits, each a group of its own
+    bound = np.partition(maxima, len(maxima) - k - 1)[len(maxima) - k - 1]
+    # A mostly masked row (-inf) gives no bound; its finite logits are the short list then (with
+    # fewer than k of them, the k-th largest is -inf and every token is kept).
+    idx = np.flatnonzero(x >= bound) if bound > -np.inf else np.flatnonzero(x > -np.inf)
+    if len(idx) < k:
+        return np.arange(v), -np.inf
     values = x[idx]
     kth = np.partition(values, len(values) - k)[len(values) - k]
     inside = values >= kth
-    if inside.all():  # the short list is exactly the top k: the next logit is below `bound`
-        return idx, float(np.max(x, where=x < bound, initial=-np.inf))
-    return idx[inside], float(values[~inside].max())
+    below = values[~inside]
+    if below.size:  # the largest logit under the cut is on the list: it holds the k + 1 largest
+        return idx[inside], float(below.max())
+    # Ties at the cut filled the list: the next logit is off it.
+    return idx[inside], float(np.max(x, where=x < kth, initial=-np.inf))
