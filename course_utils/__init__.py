@@ -12,8 +12,9 @@ Layers, lowest first; a module imports only from layers below its own (tests/tes
     sampling, ecosystem, degeneration, display
                         the functions lessons call (softmax, filters, next_token_distribution, ...),
                         the libraries' dials as cited data, text-quality metrics, number formats
-    tokenizer, weight_cache
-                        SmolLM2's byte-level BPE; the weights in one memory-mapped file per machine
+    tokenizer, weight_cache, model_file
+                        SmolLM2's byte-level BPE; the weights in one memory-mapped file per machine;
+                        the bundled GGUF file, its model's shape and its weights read
     model               the numpy forward pass of the bundled SmolLM2-135M-Instruct
     beam_search, structured
                         beam search as transformers runs it; llguidance's grammar masks

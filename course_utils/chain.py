@@ -32,7 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 from course_utils.processors import (
-    NO_HISTORY, AllowedTokenIds, History, LlamaCppPenalties, LogitBias, MinNewTokens, MinP, NoRepeatNGram, OpenAIPenalties,
+    NO_HISTORY, AllowedTokenIds, ConstraintMask, History, LlamaCppPenalties, LogitBias, MinNewTokens, MinP, NoRepeatNGram, OpenAIPenalties,
     Processor, RepetitionPenalty, Temperature, TopK, TopP,
 )
 from course_utils.processors.base import check_count
@@ -163,15 +163,16 @@ class Run(NamedTuple):
 
 
 class Chain:
-    """One generation's processors: the config's, with `masks` (processors with state, such as a
-    grammar's) after the allowed ids, and the model's end-of-text ids for `min_new_tokens`."""
+    """One generation's processors: the config's, with `masks` (constraints with state of their
+    own, such as a grammar's `structured.TokenConstraint`, each applied as a `ConstraintMask`) after
+    the allowed ids, and the model's end-of-text ids for `min_new_tokens`."""
 
-    def __init__(self, config: SamplingConfig, *, masks: Sequence[Processor] = (), eos_ids=frozenset()):
+    def __init__(self, config: SamplingConfig, *, masks: Sequence = (), eos_ids=frozenset()):
         self.config = config
         allowed = [p for p in config.before if isinstance(p, AllowedTokenIds)]
         others = [p.__class__(p.min_new_tokens, frozenset(eos_ids)) if isinstance(p, MinNewTokens) else p
                   for p in config.before if not isinstance(p, AllowedTokenIds)]
-        self.masks = tuple(masks)
+        self.masks = tuple(ConstraintMask(constraint) for constraint in masks)
         self._own = (*allowed, *others)  # the config's processors
         self.before: tuple[Processor, ...] = (*allowed, *self.masks, *others)
         self.truncation = config.truncation

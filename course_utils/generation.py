@@ -222,8 +222,9 @@ def next_step(
     it was chosen from that same computation.
 
     `prompt_ids` and `generated_ids` are what the model has read so far (the penalties count them).
-    A grammar in the chain (`structured.TokenConstraint`) masks the raw logits first, so everything
-    after sees only the allowed tokens; the chosen token then moves every processor with state on.
+    A grammar in the chain (a `structured.TokenConstraint` among its masks) masks the raw logits
+    first, so everything after sees only the allowed tokens; the chosen token then moves every
+    processor with state on.
     `generate`, `generate_batch` and the lesson 05 stepper all draw through this function.
     """
     x = np.asarray(logits)
@@ -231,8 +232,8 @@ def next_step(
     history = History(np.asarray(prompt_ids, dtype=np.int64), np.asarray(generated_ids, dtype=np.int64))
     decision = decide(chain, x, history, rng)
     token = decision.draw.token
-    grammars = [p for p in chain.masks if isinstance(p, structured.TokenConstraint)]
-    allowed_prob = float(np.exp(model_logprobs[grammars[0].allowed()]).sum()) if grammars else None
+    allowed = [mask.constraint.allowed() for mask in chain.masks]
+    allowed_prob = float(np.exp(model_logprobs[np.logical_and.reduce(allowed)]).sum()) if allowed else None
     chain.advance(token)
     return GenerationStep(
         token_id=token,
@@ -283,7 +284,6 @@ class _Row:
     def result(self) -> Generation:
         ended = self.finish_reason == "eos"
         text = self.model.decode(self.new_ids[:-1] if ended else self.new_ids)
-        grammars = [p for p in self.chain.masks if isinstance(p, structured.TokenConstraint)]
         return Generation(
             prompt=self.prompt_text,
             prompt_ids=list(self.prompt_ids),
@@ -292,7 +292,7 @@ class _Row:
             steps=list(self.steps),
             finish_reason=self.finish_reason or "max_new_tokens",
             settings=self.recorded,
-            complete=grammars[0].is_complete if grammars else None,
+            complete=all(mask.constraint.is_complete for mask in self.chain.masks) if self.chain.masks else None,
             stop_string=self.stopped_at[1] if self.stopped_at else None,
         )
 

@@ -2,7 +2,8 @@
 words, which feature a model cannot serve, before anything runs.
 
 * `LanguageModel`: what `generate`, the explorers and the exercises need: a vocabulary, the ids
-  that end a text, text <-> ids, and the next token's logits after some ids.
+  that end a text, text <-> ids, and the next token's logits after some ids. (``chat=True`` also
+  needs ``chat_prompt(message)``, the instruct template.)
 * `BatchModel`: what `generate_batch`, beam search and speculative decoding need besides: one
   forward pass over many rows and many new positions (``all_positions=True`` returns the logits
   at every one of them), with a KV cache (`Cache`) that can be reordered and cut back.
@@ -34,8 +35,6 @@ class LanguageModel(Protocol):
 
     def token_text(self, token_id: int) -> str:
         """One token for display, whitespace made visible ('␣Paris')."""
-
-    def chat_prompt(self, user_message: str) -> str: ...
 
     def next_token_logits(self, ids) -> np.ndarray:
         """Scores, shape (vocab_size,), for the token after `ids`."""
@@ -71,15 +70,16 @@ def require(model, protocol: type, feature: str) -> None:
     """Raise a TypeError naming what `model` lacks when `feature` needs `protocol` of it."""
     if isinstance(model, protocol):
         return
-    members = [name for name in _members(protocol) if not hasattr(model, name)]
+    missing = [name for name in members(protocol) if not hasattr(model, name)]
     said = getattr(model, "limitations", "")
     raise TypeError(
-        f"{feature} needs a model with {', '.join(members)}, which {getattr(model, 'name', type(model).__name__)!s} "
+        f"{feature} needs a model with {', '.join(missing)}, which {getattr(model, 'name', type(model).__name__)!s} "
         f"does not have. {said}".strip()
     )
 
 
-def _members(protocol: type) -> list[str]:
+def members(protocol: type) -> list[str]:
+    """What a model must have to be a `protocol`: its attributes and methods, by name."""
     names = []
     for klass in reversed(protocol.__mro__):
         if klass is object or klass is Protocol or not getattr(klass, "_is_protocol", False):

@@ -46,7 +46,6 @@ import llguidance.numpy
 import numpy as np
 
 from course_utils import checks
-from course_utils.processors import Processor
 
 # OpenAI's names for the grammar syntaxes of its grammar object ({"syntax": ..., "definition": ...}).
 GRAMMAR_SYNTAXES = ("lark", "regex")
@@ -81,16 +80,14 @@ def grammar_tokenizer(tokenizer) -> llguidance.LLTokenizer:
     return _LLG_TOKENIZERS[tokenizer]
 
 
-class TokenConstraint(Processor):
+class TokenConstraint:
     """A grammar's state during one generation: the allowed next tokens, step by step.
 
     `tokenizer` is the course's tokenizer (`model.tokenizer`); pass exactly one of `json_schema`
-    and `grammar` (see the module docstring). It is a processor of the chain with state of its
-    own: a mask with the masks, before everything else; `advance` moves it on by the chosen token,
-    and `state` / `restore` roll it back (llguidance's matcher rolls back token by token).
+    and `grammar` (see the module docstring). The chain applies it as a mask with the masks,
+    before everything else (`processors.ConstraintMask`); `advance` moves it on by the chosen
+    token, and `state` / `restore` roll it back (llguidance's matcher rolls back token by token).
     """
-
-    name = "grammar"
 
     def __init__(self, tokenizer, *, json_schema=None, grammar=None):
         self.parameter, grammar_text = compile_grammar(json_schema=json_schema, grammar=grammar)
@@ -141,15 +138,6 @@ class TokenConstraint(Processor):
                 f"logits must have one score per token, shape ({self.vocab_size},); got shape {logits.shape}."
             )
         return np.where(self.allowed(), logits, -np.inf)
-
-    @property
-    def label(self) -> str:
-        return f"the {self.parameter}'s allowed tokens"
-
-    def __call__(self, logits: np.ndarray, histories=()) -> np.ndarray:
-        """Every row's forbidden tokens at -inf, in place (the chain's own copy)."""
-        logits[..., ~self.allowed()] = -np.inf
-        return logits
 
     def state(self) -> int:
         return len(self.token_ids)

@@ -17,7 +17,7 @@ LAYERS = [
     {"chain"},  # the sampling configuration and the list of processors it builds
     {"draw"},  # the draw and its margin
     {"sampling", "ecosystem", "degeneration", "display"},  # the functions lessons call, data and number formats
-    {"tokenizer", "weight_cache"},  # text <-> ids; the weights' file on disk
+    {"tokenizer", "weight_cache", "model_file"},  # text <-> ids; the weights' cache on disk; the GGUF file read
     {"model"},
     {"beam_search", "structured"},  # below generation, which routes num_beams and json_schema / grammar to them
     {"generation", "adapters"},

@@ -1,7 +1,7 @@
 """One class per dial: the transforms the chain applies to the logits, in the order it applies them.
 
 Before temperature, the stage every library runs on the raw logits (`history`): the masks
-(`AllowedTokenIds`; a grammar's mask, `structured.GrammarMask`, is a processor too), `LogitBias`,
+(`AllowedTokenIds`, and `ConstraintMask`: a grammar's, with state of its own), `LogitBias`,
 the repetition penalties (`RepetitionPenalty` and `OpenAIPenalties`, or `LlamaCppPenalties`),
 `NoRepeatNGram` and `MinNewTokens`. Then `Temperature` and the truncation dials `TopK`, `TopP`,
 `MinP` (`truncation`), in the order of ``transformers`` or of ``llama.cpp``.
@@ -14,12 +14,12 @@ from course_utils.processors.base import (
     NO_HISTORY, History, Processor, check_histories, check_logits,
 )
 from course_utils.processors.history import (
-    AllowedTokenIds, LlamaCppPenalties, LogitBias, MinNewTokens, NoRepeatNGram, OpenAIPenalties, RepetitionPenalty,
+    AllowedTokenIds, ConstraintMask, LlamaCppPenalties, LogitBias, MinNewTokens, NoRepeatNGram, OpenAIPenalties, RepetitionPenalty,
 )
 from course_utils.processors.truncation import MinP, Temperature, TopK, TopP
 
 __all__ = [
-    "AllowedTokenIds", "History", "LlamaCppPenalties", "LogitBias", "MinNewTokens", "MinP", "NO_HISTORY",
+    "AllowedTokenIds", "ConstraintMask", "History", "LlamaCppPenalties", "LogitBias", "MinNewTokens", "MinP", "NO_HISTORY",
     "NoRepeatNGram", "OpenAIPenalties", "Processor", "RepetitionPenalty", "Temperature", "TopK", "TopP",
     "check_histories", "check_logits",
 ]

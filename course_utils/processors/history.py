@@ -59,6 +59,35 @@ class AllowedTokenIds(Processor):
         return logits
 
 
+class ConstraintMask(Processor):
+    """A constraint with state of its own as the chain's mask: a grammar's
+    (`structured.TokenConstraint`), or any object with ``allowed()`` (a bool per token) and
+    ``advance(token_id)``. The tokens it does not allow get -inf; the chosen token moves it on; it
+    rolls back through the constraint's own ``state()`` / ``restore(state)``."""
+
+    name = "grammar"
+
+    def __init__(self, constraint):
+        self.constraint = constraint
+
+    @property
+    def label(self) -> str:
+        return "the grammar's allowed tokens"
+
+    def __call__(self, logits, histories):
+        logits[:, ~self.constraint.allowed()] = -np.inf
+        return logits
+
+    def advance(self, token_id: int) -> None:
+        self.constraint.advance(token_id)
+
+    def state(self):
+        return self.constraint.state()
+
+    def restore(self, state) -> None:
+        self.constraint.restore(state)
+
+
 @dataclass(frozen=True)
 class LogitBias(Processor):
     """OpenAI's ``logit_bias``: {token id: bias in -100..100}, added to the logits."""

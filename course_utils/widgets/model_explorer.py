@@ -15,7 +15,7 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
-from course_utils import checks
+from course_utils import checks, interface
 from course_utils.plots import new_figure, title_block, token_label
 from course_utils.widgets.base import Explorer, slider_style
 
@@ -175,8 +175,9 @@ def _prompt_box(prompt: str) -> widgets.Text:
 
 
 def _check_model(model: Any) -> Any:
-    missing = [name for name in ("encode", "next_token_logits", "token_text") if not hasattr(model, name)]
-    if missing:
+    """An explorer needs an `interface.LanguageModel` (the course's model, or an adapter)."""
+    if not isinstance(model, interface.LanguageModel):
+        missing = [name for name in interface.members(interface.LanguageModel) if not hasattr(model, name)]
         raise TypeError(
             f"model must be the course's language model (from course_utils.model import load_model; "
             f"model = load_model()); got {type(model).__name__}, which has no {', '.join(missing)}"
