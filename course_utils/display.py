@@ -100,9 +100,11 @@ def top_tokens(probs, token_text: Callable[[int], str], n: int = 5) -> str:
 
 def token_logprobs(logprobs, token_ids, token_text: Callable[[int], str]) -> str:
     """Log-probabilities of `token_ids` as "'␣Paris' -0.3, '␣the' -2.7": one decimal (what every
-    machine prints the same), and a log-probability that rounds to zero printed as 0.0, not -0.0."""
+    machine prints the same), and a log-probability that rounds to zero printed as 0.0, not -0.0.
+    A masked token (-inf) is left out: it is not in the distribution at all."""
     logprobs = np.asarray(logprobs, dtype=float)
-    return ", ".join(f"{token_text(int(i))!r} {round(float(logprobs[i]), 1) + 0.0:.1f}" for i in token_ids)
+    return ", ".join(f"{token_text(int(i))!r} {round(float(logprobs[i]), 1) + 0.0:.1f}"
+                     for i in token_ids if np.isfinite(logprobs[i]))
 
 
 def kept_per_step(steps) -> list[int]:

@@ -1,4 +1,4 @@
-"""The sampling dials as four popular stacks name them: names, allowed values, defaults.
+"""The sampling dials as five popular stacks name them: names, allowed values, defaults.
 
 Data, not prose: lesson 04's "in the wild" table is generated from `PARAMETERS`, so a
 changed default is fixed in one place and every table follows. This module sits at the
@@ -93,12 +93,15 @@ __all__ = [
     "StructuredOutputSpec",
     "STRUCTURED_OUTPUT",
     "structured_output_table_markdown",
+    "STOPPING",
+    "stopping_table_markdown",
+    "ANTHROPIC_REFUSALS",
 ]
 
 KNOBS = ("temperature", "top_k", "top_p", "min_p")
 """The course's names for the four dials (Hugging Face's names)."""
 
-LIBRARIES = ("OpenAI API", "Hugging Face transformers", "llama.cpp", "vLLM")
+LIBRARIES = ("OpenAI API", "Anthropic API", "Hugging Face transformers", "llama.cpp", "vLLM")
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,16 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("OpenAI API", "top_p", True, "top_p", 1.0, "0 to 1", "1",
                   "the docs advise changing temperature or top_p, not both; reasoning models refuse top_p"),
     ParameterSpec("OpenAI API", "min_p", False, note="not offered"),
+    # Anthropic Messages API (checked 2026-12 in anthropic-sdk-python's message_create_params.py)
+    ParameterSpec("Anthropic API", "temperature", True, "temperature", 1.0, "0 to 1", "1.0",
+                  "'even with temperature of 0.0, the results will not be fully deterministic'. Some newer "
+                  "models refuse temperature and top_p together, and some refuse any temperature but the default "
+                  "(the API's own error texts, quoted in ANTHROPIC_REFUSALS)"),
+    ParameterSpec("Anthropic API", "top_k", True, "top_k", None, "integer", "unset",
+                  "'Recommended for advanced use cases only'"),
+    ParameterSpec("Anthropic API", "top_p", True, "top_p", None, "0 to 1", "unset",
+                  "'Recommended for advanced use cases only'"),
+    ParameterSpec("Anthropic API", "min_p", False, note="not offered"),
     # Hugging Face transformers, generate()
     ParameterSpec("Hugging Face transformers", "temperature", True, "temperature", 1.0,
                   "greater than 0 (0 raises an error when sampling)", "1.0",
@@ -169,6 +182,9 @@ and ``order="llama.cpp"``.
 
 SOURCES: dict[str, str] = {
     "OpenAI API": "API reference; openai-python src/openai/types/chat/completion_create_params.py (commit 0444895)",
+    "Anthropic API": "anthropic-sdk-python src/anthropic/types/message_create_params.py (commit 00dcf92), the "
+    "Messages API's parameters: temperature 'Defaults to 1.0. Ranges from 0.0 to 1.0', top_k, top_p, "
+    "stop_sequences; no seed, logprobs, logit_bias, n or penalties",
     "Hugging Face transformers": "transformers 5.24.0: GenerationConfig defaults, _prepare_generation_config and "
     "TemperatureLogitsWarper (re-checked by tests/test_ecosystem.py against the installed library)",
     "llama.cpp": "ggml-org/llama.cpp common/common.h, struct common_params_sampling (commit 001d906); "
@@ -180,6 +196,8 @@ SOURCES: dict[str, str] = {
 
 GREEDY: dict[str, str] = {
     "OpenAI API": "temperature=0 (not on reasoning models, which accept only temperature=1)",
+    "Anthropic API": "temperature=0 comes closest, but 'the results will not be fully deterministic'; "
+    "some newer models accept no temperature but the default",
     "Hugging Face transformers": "do_sample=False (the default), where temperature=0 is ignored with a warning; "
     "temperature=0 with do_sample=True raises ValueError",
     "llama.cpp": "--temp 0 (any temp <= 0)",
@@ -231,17 +249,22 @@ LOGPROBS: dict[str, str] = {
     "OpenAI API": "logprobs=true with top_logprobs from 0 to 20 per position; log-probabilities only, never "
     "logits; the API reference does not say whether they are taken before or after temperature "
     "(openai-python completion_create_params.py, commit 0444895)",
+    "Anthropic API": "none: the Messages API has no logprobs parameter and returns neither log-probabilities "
+    "nor logits (anthropic-sdk-python message_create_params.py, commit 00dcf92)",
     "Hugging Face transformers": "output_logits=True returns the raw logits (float32); output_scores=True the "
     "processed scores, after temperature and truncation, and compute_transition_scores(normalize_logits=True) "
     "log-softmaxes those processed scores, so they describe the sampling distribution, not the model's own "
     "(transformers 5.24.0 generation/utils.py; re-checked by tests/test_ecosystem.py)",
     "llama.cpp": "n_probs: the top tokens of a plain softmax of the raw logits, before any sampler, temperature "
-    "included; post_sampling_probs=true returns the probabilities after the whole sampling chain instead "
-    "(tools/server/server-common.cpp get_token_probabilities; tools/server/README.md)",
+    "and the grammar included; post_sampling_probs=true returns the probabilities after the whole sampling chain "
+    "instead (tools/server/server-common.cpp get_token_probabilities; tools/server/README.md)",
     "vLLM": "logprobs_mode='raw_logprobs' by default: log-probabilities before any processor, temperature and "
-    "top_k/top_p included; 'processed_logprobs' after them; 'raw_logits' and 'processed_logits' return logits; "
-    "logprobs=-1 returns the whole vocabulary (vllm/config/model.py, commit 0052a5b; vllm/sampling_params.py, "
-    "commit 00388f6)",
+    "top_k/top_p included, but after a structured output's grammar bitmask, which the model runner applies to "
+    "the logits before the sampler computes them; 'processed_logprobs' after the processors; 'raw_logits' and "
+    "'processed_logits' return logits. logprobs=-1 asks for the whole vocabulary, and is refused unless the "
+    "server starts with --max-logprobs -1: the default cap is 20 (vllm/config/model.py max_logprobs, commit "
+    "0052a5b; _validate_logprobs in the v1 engine's input processor; vllm/v1/worker/gpu_model_runner.py, "
+    "'Apply structured output bitmasks if present' before self._sample)",
 }
 """What each library's logprobs describe. With raw (pre-temperature) logprobs, asking at T = 0.1
 and at T = 1.5 returns the same numbers twice: temperature changes the draw, not the report."""
@@ -264,6 +287,8 @@ installed transformers (5.24.0) by tests/test_ecosystem.py."""
 SERVER_DETERMINISM: dict[str, str] = {
     "OpenAI API": "seed is Beta and best effort: 'Determinism is not guaranteed'; system_fingerprint changes when "
     "the backend does (openai-python completion_create_params.py, commit 0444895)",
+    "Anthropic API": "no seed parameter; 'even with temperature of 0.0, the results will not be fully "
+    "deterministic' (anthropic-sdk-python message_create_params.py, commit 00dcf92)",
     "llama.cpp": "cache_prompt (on by default): 'the logits are not guaranteed to be bit-for-bit identical for "
     "different batch sizes (prompt processing vs. token generation)' (tools/server/README.md)",
     "this course": "one process, no batching with strangers, and every draw seeded with "
@@ -390,6 +415,13 @@ PENALTIES: dict[str, LibraryPenalties] = {
         "implements (vllm/model_executor/layers/utils.py, apply_penalties). The order within the API is not "
         "documented; this is vLLM's.",
     ),
+    "Anthropic API": LibraryPenalties(
+        dials=tuple(_no("Anthropic API", dial) for dial in PENALTY_DIALS),
+        counts="nothing: the Messages API has no repetition dials",
+        chain=("not documented",),
+        source="anthropic-sdk-python src/anthropic/types/message_create_params.py (commit 00dcf92): no "
+        "frequency_penalty, presence_penalty, repetition_penalty or logit_bias among the parameters",
+    ),
     "Hugging Face transformers": LibraryPenalties(
         dials=(
             ParameterSpec("Hugging Face transformers", "repetition_penalty", True, "repetition_penalty", 1.0,
@@ -433,7 +465,8 @@ PENALTIES: dict[str, LibraryPenalties] = {
             _no("llama.cpp", "allowed_token_ids", "not offered; a grammar (--grammar) restricts tokens"),
         ),
         counts="the last repeat_last_n tokens of prompt + generated (llama-cli feeds the prompt into the sampler "
-        "'in order to apply repetition penalties later')",
+        "'in order to apply repetition penalties later'; llama-server too, under the OpenAI names: "
+        "'Process all prompt tokens through sampler system', tools/server)",
         chain=("logit_bias", "penalties", "dry", "top_n_sigma", "top_k", "typical_p", "top_p", "min_p", "xtc",
                "temperature", "dist (draw)"),
         source="ggml-org/llama.cpp: common/common.h struct common_params_sampling (commit 001d906): "
@@ -530,16 +563,32 @@ STRUCTURED_OUTPUT: dict[str, StructuredOutputSpec] = {
     "OpenAI API": StructuredOutputSpec(
         "OpenAI API",
         request='response_format={"type": "json_schema", "json_schema": {"name": ..., "schema": {...}, '
-        '"strict": true}} (Structured Outputs); {"type": "json_object"} is the older JSON mode; custom '
-        'tools take {"type": "grammar", "syntax": "lark" | "regex", "definition": ...}',
+        '"strict": true}} (Structured Outputs); {"type": "json_object"} is the older JSON mode; a custom '
+        'tool\'s grammar: in the Responses API {"type": "grammar", "syntax": "lark" | "regex", "definition": ...}, '
+        'in Chat Completions nested, {"type": "custom", "custom": {"name": ..., "format": {"type": "grammar", '
+        '"grammar": {"syntax": ..., "definition": ...}}}}',
         formats="JSON Schema (a subset when strict); Lark or a regular expression for custom tools",
-        engine="not disclosed (server side)",
+        engine="llguidance, the engine this course runs: \"By May 2025, OpenAI has switched to use "
+        "LLGuidance for this feature\" (llguidance's README)",
         where="not documented",
-        cut_short='finish_reason="length": "the message content may be partially cut off" (the API '
-        'reference, on JSON mode); a natural end is finish_reason="stop"',
+        cut_short='finish_reason="length": "the maximum number of tokens specified in the request was '
+        'reached"; "stop": "a natural stop point or a provided stop sequence"',
         source="openai-python src/openai/types/chat/completion_create_params.py, response_format "
-        "(commit 0444895); src/openai/types/shared/custom_tool_input_format.py, Grammar; the API "
-        "reference's finish_reason",
+        "(commit 0444895); src/openai/types/shared/custom_tool_input_format.py (Responses) and "
+        "src/openai/types/chat/chat_completion_custom_tool_param.py (Chat Completions), the grammar "
+        "format; src/openai/types/chat/chat_completion.py, Choice.finish_reason; guidance-ai/llguidance "
+        "README.md (commit 1d5fc00)",
+    ),
+    "Anthropic API": StructuredOutputSpec(
+        "Anthropic API",
+        request='output_config={"format": {"type": "json_schema", "schema": {...}}} (structured outputs); a '
+        "tool's input_schema for tool use",
+        formats="JSON Schema",
+        engine="not disclosed",
+        where="not documented",
+        cut_short='stop_reason="max_tokens"; a natural end is "end_turn", a stop sequence "stop_sequence"',
+        source="anthropic-sdk-python src/anthropic/types/message_create_params.py (commit 00dcf92), "
+        "output_config_param.py and json_output_format_param.py",
     ),
     "Hugging Face transformers": StructuredOutputSpec(
         "Hugging Face transformers",
@@ -624,6 +673,12 @@ STOPPING: dict[str, dict[str, str]] = {
         "finish_reason": '"stop" (a natural end or a stop sequence), "length" (max_tokens)',
         "source": "openai/openai-openapi openapi.yaml, CreateCompletionRequest.stop; the openai-python SDK's types",
     },
+    "Anthropic API": {
+        "stop": 'stop_sequences: a list; the response\'s stop_sequence "will contain the matched stop sequence"',
+        "minimum": "none",
+        "finish_reason": 'stop_reason: "end_turn", "stop_sequence" or "max_tokens"',
+        "source": "anthropic-sdk-python src/anthropic/types/message_create_params.py (commit 00dcf92), stop_sequences",
+    },
     "Hugging Face transformers": {
         "stop": "stop_strings: a string or a list (StopStringCriteria; generate() needs tokenizer=); "
         "the stop string stays in the output",
@@ -664,3 +719,15 @@ def stopping_table_markdown() -> str:
     rows = ["| library | stop strings | a minimum length | why it ended |", "|---|---|---|---|"]
     rows += [f"| {name} | {s['stop']} | {s['minimum']} | {s['finish_reason']} |" for name, s in STOPPING.items()]
     return "\n".join(rows)
+
+
+ANTHROPIC_REFUSALS: dict[str, str] = {
+    "temperature and top_p together": "\"`temperature` and `top_p` cannot both be specified for this model. Please "
+    "use only one.\" (HTTP 400 for claude-sonnet-4-5-20250929, quoted in BerriAI/litellm#15097, 2025-10-01; for "
+    "Claude Opus 4.1 in anomalyco/opencode#1644, 2025-08-06)",
+    "any temperature": "\"`temperature` is deprecated for this model.\" (claude-opus-4-8, quoted in "
+    "The-PR-Agent/pr-agent#2456, 2026-06-18); \"`temperature` may only be set to 1 when thinking is enabled or in "
+    "adaptive mode.\" (quoted in mnfst/modelparams.dev#214, 2026-08-09)",
+}
+"""What some Claude models refuse, in the API's own error texts as users quoted them (dated: these
+change with each model; the SDK's parameter docs do not list them)."""

@@ -45,7 +45,7 @@ import llguidance
 import llguidance.numpy
 import numpy as np
 
-from course_utils import checks
+from course_utils import checks, sampling
 
 # OpenAI's names for the grammar syntaxes of its grammar object ({"syntax": ..., "definition": ...}).
 GRAMMAR_SYNTAXES = ("lark", "regex")
@@ -181,6 +181,27 @@ class TokenConstraint:
             f"{self.parameter} allows no token after {self._text_so_far()!r} ({reason}): the sampler would "
             "have nothing to draw from. Does the grammar match any text at all? Fix it so that it does."
         )
+
+
+def sample_then_check(logits, allowed, **settings) -> np.ndarray:
+    """The distribution of the token llama.cpp's default sampler draws under a grammar mask `allowed`.
+
+    ``common_sampler_sample`` (llama.cpp common/sampling.cpp, ``grammar_first = false``) draws from
+    the whole chain on the *unmasked* logits, keeps the token if the grammar allows it, and only
+    otherwise masks the raw logits and draws again through the chain. So a token's probability is
+    its chance in the unmasked chain, plus the chance of a rejection times its chance in the masked
+    chain. Without truncation that equals masking first; with top-k, top-p or min-p it does not,
+    because the unmasked chain truncated with the forbidden tokens still in it. ``settings`` are
+    `sampling.next_token_distribution`'s.
+    """
+    x = np.asarray(logits, dtype=np.float64)
+    allowed = np.asarray(allowed, dtype=bool)
+    if allowed.shape != x.shape:
+        raise ValueError(f"allowed must have one bool per logit, shape {x.shape}; got shape {allowed.shape}.")
+    first = sampling.next_token_distribution(x, **settings)
+    masked = sampling.next_token_distribution(np.where(allowed, x, -np.inf), **settings)
+    rejected = float(first[~allowed].sum())
+    return np.where(allowed, first, 0.0) + rejected * masked
 
 
 def compile_grammar(*, json_schema=None, grammar=None) -> tuple[str, str]:

@@ -82,3 +82,10 @@ def test_top_tokens_lists_the_most_likely_with_two_significant_digits():
 
 def test_token_logprobs_rounds_to_one_decimal_without_a_negative_zero():
     assert token_logprobs(np.array([-1e-11, -2.74, -41.26]), [0, 1, 2], "abc".__getitem__) == "'a' 0.0, 'b' -2.7, 'c' -41.3"
+
+
+def test_token_logprobs_leaves_out_a_masked_token():
+    from course_utils.display import token_logprobs
+
+    logprobs = np.array([-np.inf, np.log(0.75), np.log(0.25)])
+    assert token_logprobs(logprobs, [1, 0, 2], lambda i: "abc"[i]) == "'b' -0.3, 'c' -1.4"

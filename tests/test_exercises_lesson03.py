@@ -82,7 +82,28 @@ def in_nats(p):
     return np.exp(-(p * np.log(p)).sum())
 
 
+def section_one_copied(z, T):  # the lesson's own function: right for every T > 0, nan at T = 0
+    s = np.asarray(z, dtype=float) / T
+    e = np.exp(s - s.max())
+    return e / e.sum()
+
+
+def arrays_only(logits, temperature):  # passes on arrays, fails on the plain list the task allows
+    scaled = logits / temperature
+    e = np.exp(scaled - scaled.max())
+    return e / e.sum()
+
+
+def natural_log_with_two(probs):
+    p = np.asarray(probs, dtype=float)
+    p = p[p > 0]
+    return 2 ** -(p * np.log(p)).sum()
+
+
 MISTAKES = [
+    (softmax_t_exercise, section_one_copied, ["T = 0", "largest logit"]),
+    (softmax_t_exercise, arrays_only, ["plain Python list", "TypeError"]),
+    (effective_choices_exercise, natural_log_with_two, ["nats", "np.log2"]),
     (softmax_t_exercise, multiplies, ["multiplying the logits by T"]),
     (softmax_t_exercise, ignores_temperature, ["no effect"]),
     (softmax_t_exercise, no_max_shift, ["small temperature", "overflows"]),

@@ -200,3 +200,23 @@ def test_logit_histogram_figure_rejects_bad_input():
         logit_histogram_figure([1.0, -np.inf])
     with pytest.raises(ValueError, match="bins"):
         logit_histogram_figure([1.0, 2.0], bins=0)
+
+
+def test_a_punctuation_token_is_quoted_so_it_is_not_a_speck_beside_its_bar():
+    from course_utils.plots import token_label
+
+    assert [token_label(t) for t in (",", ".", "),", " ,", "Paris", "...")] == ["','", "'.'", "'),'", "␣,", "Paris", "..."]
+
+
+def test_a_value_near_the_end_of_the_axis_is_written_inside_its_bar():
+    from course_utils.plots import BarPanel, new_figure
+
+    figure = new_figure(400, 200)
+    panel = BarPanel(figure.add_axes([0.2, 0.2, 0.7, 0.7]), 3)
+    panel.update([1.0, 0.5, 0.0], ["a", "b", "c"])
+    full, half = panel.value_texts[0], panel.value_texts[1]
+    assert full.get_text() == "100.0%" and full.get_horizontalalignment() == "right" and full.get_position()[0] < 1.0
+    assert half.get_horizontalalignment() == "left" and half.get_position()[0] > 0.5
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    assert full.get_window_extent(renderer).x1 <= panel.ax.get_window_extent(renderer).x1

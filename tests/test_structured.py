@@ -349,3 +349,29 @@ def test_structured_output_rows_cover_every_library_and_the_course():
     lines = table.splitlines()
     assert len(lines) == 2 + len(eco.STRUCTURED_OUTPUT)
     assert all(line.replace("\\|", "").count("|") == 6 for line in lines), "a cell's '|' must not split it"
+
+
+def test_sample_then_check_is_llama_cpps_distribution_and_differs_from_masking_first_when_truncating():
+    """llama.cpp's default: draw through the whole chain unmasked, keep the token if the grammar allows
+    it, else mask the raw logits and draw again. Simulated draw by draw, it matches the formula."""
+    from course_utils.sampling import next_token_distribution, sample_next_token
+
+    logits = np.log([0.35, 0.25, 0.15, 0.12, 0.08, 0.05])
+    allowed = np.array([False, True, True, False, True, True])
+    settings = dict(top_p=0.8, top_k=4, temperature=0.9)
+    rng = np.random.default_rng(0)
+    masked_logits = np.where(allowed, logits, -np.inf)
+    n = 40_000
+    counts = np.zeros(len(logits))
+    for _ in range(n):
+        token = sample_next_token(logits, rng=rng, **settings)
+        if not allowed[token]:
+            token = sample_next_token(masked_logits, rng=rng, **settings)
+        counts[token] += 1
+    expected = structured.sample_then_check(logits, allowed, **settings)
+    assert np.all(np.abs(counts / n - expected) < 4 * np.sqrt(expected * (1 - expected) / n) + 1e-12)
+    assert not np.allclose(expected, next_token_distribution(masked_logits, **settings), atol=0.01)
+    # The lesson's counterexample, exactly; without truncation the two agree.
+    toy, mask = np.log([0.5, 0.3, 0.2]), np.array([False, True, True])
+    assert structured.sample_then_check(toy, mask, top_p=0.8) == pytest.approx([0.0, 0.75, 0.25])
+    assert structured.sample_then_check(toy, mask) == pytest.approx([0.0, 0.6, 0.4])

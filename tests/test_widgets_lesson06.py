@@ -30,7 +30,8 @@ def test_bars_show_the_loop_point_before_and_after_the_penalty(fake):
     assert explorer.before.values == pytest.approx(plain[shown])
     assert explorer.after.values == pytest.approx(penalised[shown])
     seen = set(point.prompt_ids) | set(point.history)
-    assert explorer.after.colors == [(ROLE["chosen"] if i in seen else ROLE["bar"]).lower() for i in shown]
+    assert explorer.after.colors == [(ROLE["seen"] if i in seen else ROLE["bar"]).lower() for i in shown]
+    assert ROLE["seen"] != ROLE["chosen"]  # lesson 07 calls "chosen" red; "already in the text" is orange
     assert_blit_is_exact(explorer)
 
 
@@ -87,6 +88,16 @@ def test_real_model_a_small_penalty_ends_the_ai_powered_loop(model):
     assert point.loop is not None and "still ends in a loop" in explorer.readout_text
     explorer.set(repetition_penalty=1.05)
     assert "no loop at its end" in explorer.readout_text
-    assert "smallest repetition_penalty tried that ends the loop: 1.05" in explorer.readout_text
+    assert "smallest tried that ends the loop alone: repetition_penalty 1.05" in explorer.readout_text
+    # Task 3 of the lesson: repetition_penalty back to 1, frequency_penalty up instead. The readout keeps
+    # what each penalty did alone, and never calls repetition_penalty 1 a loop breaker.
+    explorer.set(repetition_penalty=1.0)
+    for frequency in (0.1, 0.3, 0.5):
+        explorer.set(frequency_penalty=frequency)
+        if "no loop at its end" in explorer.readout_text:
+            break
+    assert "no loop at its end" in explorer.readout_text
+    assert f"frequency_penalty {frequency:g}" in explorer.readout_text
+    assert "repetition_penalty 1.05" in explorer.readout_text and "repetition_penalty 1 " not in explorer.readout_text
     assert explorer.after.values[0] < explorer.before.values[0]  # the looping token lost probability
     assert_displays_well(explorer)

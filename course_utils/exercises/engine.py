@@ -159,7 +159,7 @@ def _to_number(value: Any) -> float:
     if isinstance(value, np.ndarray) and value.size == 1:
         value = value.item()
     if not checks.is_real(value):
-        raise WrongKind("but it should be a single number (like 0.42)")
+        raise WrongKind("but it should be a single number (like 2.5)")
     return float(value)
 
 
@@ -229,6 +229,36 @@ def whole_numbers(count: int, example: str) -> Kind:
             raise WrongKind(f"but it should be a tuple of {words} whole numbers, like {example}") from None
 
     return Kind(wanted, convert)
+
+
+class RememberingModel:
+    """A language model that computes each ``next_token_logits(ids)`` once and remembers it.
+
+    An exercise that generates text runs the same generations three times per check (the reference
+    answer, the learner's, the diagnosis), and a learner runs ``check()`` again and again: remembered,
+    only the first run of each text costs model time. Everything else is the model's own.
+    """
+
+    def __init__(self, model):
+        self._model = model
+        self._logits: dict[tuple[int, ...], Any] = {}
+
+    def __getattr__(self, name: str):
+        return getattr(self._model, name)
+
+    def next_token_logits(self, ids):
+        key = tuple(int(i) for i in ids)
+        if key not in self._logits:
+            self._logits[key] = self._model.next_token_logits(list(key))
+        return self._logits[key].copy()
+
+
+_REMEMBERING: dict[int, RememberingModel] = {}
+
+
+def remembering(model) -> RememberingModel:
+    """The one `RememberingModel` of `model` in this kernel (every check of every exercise shares it)."""
+    return _REMEMBERING.setdefault(id(model), RememberingModel(model))
 
 
 # -- exercises -----------------------------------------------------------------------------------

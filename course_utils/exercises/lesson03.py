@@ -18,7 +18,11 @@ ABC_LOGITS = np.array([2.0, 1.0, 0.1])
 
 
 def softmax_t(logits, temperature):
-    scaled = np.asarray(logits, dtype=float) / temperature
+    z = np.asarray(logits, dtype=float)
+    if temperature == 0:  # the limit T -> 0+: all the probability on the largest logit, shared by ties
+        top = z == z.max()
+        return top / top.sum()
+    scaled = z / temperature
     exps = np.exp(scaled - scaled.max())  # the largest exponent is 0: no overflow
     return exps / exps.sum()
 
@@ -35,6 +39,9 @@ SOFTMAX_T_CASES = (
     Case((np.array([0.0, -np.inf, 1.0]), 0.7), "a masked token (a logit of -inf) at temperature 0.7"),
     Case((np.array([10.0, 9.0, 7.5]), 0.01), "ordinary logits [10, 9, 7.5] at a tiny temperature, 0.01"),
     Case((np.array([1000.0, 999.0]), 2.0), "very large logits [1000, 999] at temperature 2"),
+    Case(([2.0, 1.0, 0.1], 0.5), "the logits as a plain Python list, [2.0, 1.0, 0.1], at temperature 0.5"),
+    Case((np.array([2.0, 1.0, 0.1]), 0.0), "logits [2.0, 1.0, 0.1] at temperature 0 (greedy)"),
+    Case((np.array([1.0, 3.0, 3.0]), 0.0), "a tie for the largest logit, [1, 3, 3], at temperature 0"),
 )
 
 
@@ -45,6 +52,12 @@ def _diagnose_softmax_t(case: Case, expected: np.ndarray, got: np.ndarray) -> st
         return (
             f"For {shown}, your function returned shape {got.shape} instead of {expected.shape}: "
             "one probability per logit."
+        )
+    if t == 0 and not np.allclose(got, expected, rtol=1e-6, atol=1e-12):
+        return (
+            f"For {shown}, your function returned {describe(got)}. Dividing by T = 0 gives inf or nan: "
+            "treat T = 0 as the limit T -> 0+, where all the probability goes to the largest logit, "
+            "shared evenly by exact ties (greedy decoding). Test for temperature == 0 first."
         )
     if np.isnan(got).any():
         scaled = logits[np.isfinite(logits)] / t
@@ -87,9 +100,11 @@ softmax_t_exercise = FunctionExercise(
     returns=FLOATS,
     diagnose=_diagnose_softmax_t,
     question=(
-        "Write softmax_t(logits, temperature): a 1-D array of logits and a temperature T > 0 in, "
+        "Write softmax_t(logits, temperature): a 1-D list or array of logits and a temperature T >= 0 in, "
         "the probabilities exp(z_i / T) / sum_j exp(z_j / T) out. It must survive huge logits, "
-        "tiny temperatures, -inf (a masked token) and ties. Do not call course_utils.sampling."
+        "tiny temperatures, -inf (a masked token) and ties, and give T = 0 its meaning in every library: "
+        "greedy, all the probability on the largest logit (shared evenly by exact ties). Do not call "
+        "course_utils.sampling."
     ),
     hints=(
         "Temperature comes first: divide every logit by T, then take an ordinary softmax of the result.",
@@ -97,6 +112,8 @@ softmax_t_exercise = FunctionExercise(
         "logits. Lesson 02's fix applies to the scaled logits: subtract their maximum before exp().",
         "np.asarray(logits, dtype=float) / temperature, then subtract .max(), np.exp, divide by the sum. "
         "-inf stays -inf through all of that, and exp(-inf) is exactly 0.",
+        "T = 0 cannot be divided by: handle it before anything else. z == z.max() marks the largest logit "
+        "(and any tied with it); turn that into probabilities that sum to 1.",
     ),
     solution=softmax_t,
     praise="Divide, shift, exponentiate, normalise: every library's temperature in four steps.",
@@ -204,6 +221,11 @@ def _diagnose_effective_choices(case: Case, expected: float, value: float) -> st
     if np.isclose(value, expected, rtol=1e-6):
         return None
     h_bits = float(sampling.entropy(probs))
+    if not np.isclose(h_bits, 0.0) and np.isclose(value, 2.0 ** (h_bits * np.log(2.0)), rtol=1e-6):
+        return (
+            f"For probs {shown}, you returned {value:.4g}: 2 to the power of the entropy in nats. np.log is "
+            "the natural log; 2**H needs H in bits, from np.log2 (or keep np.log and return np.exp(H))."
+        )
     if np.isclose(value, h_bits, rtol=1e-6):
         return f"For probs {shown}, you returned the entropy H = {value:.4g} bits itself. The effective number of choices is 2 to the power H."
     if np.isclose(value, np.exp(h_bits), rtol=1e-6):

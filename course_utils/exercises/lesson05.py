@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from course_utils import degeneration
-from course_utils.exercises.engine import NUMBER, TEXT, TOKEN_IDS, Case, FunctionExercise
+from course_utils.exercises.engine import NUMBER, TEXT, TOKEN_IDS, Case, FunctionExercise, remembering
 
 __all__ = ["greedy_generate_exercise", "cut_at_stop_exercise", "perplexity_exercise"]
 
@@ -30,10 +30,10 @@ GREEDY_CHAT_QUESTION = "Answer with one word: what colour is the sky on a clear 
 def greedy_generate_cases() -> tuple[Case, ...]:
     """An ordinary prompt, a longer one, and a chat reply the instruct model ends after a few
     tokens (so the learner's loop must stop at the end-of-sequence token). Built when check()
-    runs: they need the model."""
+    runs: they need the model, which remembers its logits (`remembering`)."""
     from course_utils.model import load_model
 
-    model = load_model()
+    model = remembering(load_model())
     return (
         Case((model, "The capital of France is", 6), "the prompt 'The capital of France is'"),
         Case((model, "Once upon a time", 10), "the prompt 'Once upon a time'"),

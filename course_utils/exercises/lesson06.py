@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from course_utils import sampling
-from course_utils.exercises.engine import FLOATS, NUMBER, Case, FunctionExercise, describe
+from course_utils.exercises.engine import FLOATS, NUMBER, Case, FunctionExercise, describe, remembering
 
 __all__ = ["repetition_penalty_exercise", "smallest_loop_breaker_exercise"]
 
@@ -129,10 +129,11 @@ LOOP_TOKENS = 24
 
 
 def smallest_loop_breaker_cases() -> tuple[Case, ...]:
-    """Built when check() runs: they need the model."""
+    """Built when check() runs: they need the model. The model remembers its logits, so each of the
+    few texts the check needs is generated once per kernel (a first check takes seconds, not a minute)."""
     from course_utils.model import load_model
 
-    model = load_model()
+    model = remembering(load_model())
     return (
         Case((model, LOOP_PROMPT, (1.0, 1.01, 1.02, 1.03, 1.05), LOOP_TOKENS),
              f"the prompt {LOOP_PROMPT!r}, penalties (1.0, 1.01, 1.02, 1.03, 1.05)"),

@@ -175,11 +175,14 @@ class BarPanel:
                 text = self.value_texts[i]
                 text.set_visible(shown)
                 if shown:
-                    # Annotations sit just past the bar's end, on whichever side it points to.
-                    end = value + pad if value >= 0 else value - pad
+                    # Annotations sit just past the bar's end, on whichever side it points to; near
+                    # the top of the axis, inside the bar's end, where they cannot be cut off.
+                    inside = self.horizontal and value > low + 0.85 * (high - low)
+                    end = value - pad if inside else value + pad if value >= 0 else value - pad
                     if self.horizontal:
                         text.set_x(end)
-                        text.set_horizontalalignment("left" if value >= 0 else "right")
+                        text.set_horizontalalignment("right" if inside or value < 0 else "left")
+                        text.set_color("white" if inside and colors[i] != ROLE["removed"] else ROLE["text"])
                     else:
                         text.set_y(end)
                         text.set_verticalalignment("bottom" if value >= 0 else "top")

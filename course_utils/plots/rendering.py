@@ -28,6 +28,7 @@ role a colour plays (kept token, removed token, chosen token, ...) has one name 
 from __future__ import annotations
 
 import io
+import unicodedata
 import weakref
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -55,7 +56,8 @@ ROLE = {
     "bar": OKABE_ITO["blue"],  # a token's probability (or logit), nothing special
     "kept": OKABE_ITO["blue"],  # survives truncation
     "removed": "#C8C8C8",  # cut by truncation
-    "chosen": OKABE_ITO["vermillion"],  # the token that was sampled / is highlighted
+    "chosen": OKABE_ITO["vermillion"],  # the token that was sampled / is highlighted ("red" in the text)
+    "seen": OKABE_ITO["orange"],  # a token already in the text (lesson 06's penalties act on these)
     "curve": OKABE_ITO["orange"],  # a quantity plotted against a dial
     "second_curve": OKABE_ITO["bluish_green"],
     "threshold": OKABE_ITO["black"],  # a p line, a k line, a current-value marker
@@ -70,7 +72,8 @@ def token_label(text: str, max_chars: int = 14) -> str:
     """A plot label for a token: whitespace made visible, long tokens shortened with '…'.
 
     An empty token shows as ∅ so that its bar still has a label; a carriage return as \\r, since
-    DejaVu Sans (the plots' font) has no ␍ glyph.
+    DejaVu Sans (the plots' font) has no ␍ glyph. A token of punctuation only ("," or ".") is
+    quoted, ',' : alone it is a speck a few pixels wide, easy to miss next to its bar.
     """
     if max_chars < 2:
         raise ValueError(f"max_chars must be at least 2, got {max_chars}")
@@ -79,6 +82,8 @@ def token_label(text: str, max_chars: int = 14) -> str:
         return "∅"
     if len(label) > max_chars:
         return label[: max_chars - 1] + "…"
+    if len(label) <= 2 and all(unicodedata.category(c).startswith("P") for c in label):
+        return f"'{label}'"
     return label
 
 

@@ -123,6 +123,19 @@ class PenaltyExplorer(ModelExplorer):
         tried = sorted(rp for (p, rp, fp) in self._texts if p == prompt and fp == frequency_penalty)
         return next((rp for rp in tried if loop_at_end(self._texts[(prompt, rp, frequency_penalty)].token_ids) is None), None)
 
+    def loop_breakers(self, prompt: str) -> dict[str, float]:
+        """For each penalty, the smallest value tried so far *alone* (the other one off) whose text does
+        not loop: what the readout keeps, whichever slider moved last."""
+        found: dict[str, float] = {}
+        for (p, rp, fp), text in self._texts.items():
+            if p != prompt or loop_at_end(text.token_ids) is not None:
+                continue
+            for name, value, alone in (("repetition_penalty", rp, fp == 0.0 and rp != 1.0),
+                                       ("frequency_penalty", fp, rp == 1.0 and fp != 0.0)):
+                if alone:
+                    found[name] = min(found.get(name, value), value)
+        return found
+
     # -- drawing ---------------------------------------------------------------------------------
     def _draw(self, values: dict[str, Any], prompt: str) -> str:
         rp, fp = values["repetition_penalty"], values["frequency_penalty"]
@@ -133,7 +146,7 @@ class PenaltyExplorer(ModelExplorer):
         )
         shown = ranked[: self.n_tokens]
         seen = set(prompt_ids) | set(history)
-        colors = [ROLE["chosen"] if i in seen else ROLE["bar"] for i in shown]
+        colors = [ROLE["seen"] if i in seen else ROLE["bar"] for i in shown]
         labels = [self.label(i) for i in shown]
         limit = nice_limit(1.15 * float(max(plain[shown].max(), penalised[shown].max())))
         for panel, probs in ((self.before, plain), (self.after, penalised)):
@@ -152,8 +165,9 @@ class PenaltyExplorer(ModelExplorer):
         else:
             self.title.set_text(f"The penalty flips the choice: “{self.label(top_after)}” now beats “{self.label(top_before)}”")
         self.subtitle.set_text(f'after "{shorten(prompt)}" + the greedy text, {where}; orange = already in the text')
-        best = self.smallest_breaking_penalty(prompt, fp)
-        tried = f"smallest repetition_penalty tried that ends the loop: {best:g}" if best else "no repetition_penalty tried yet ends the loop"
+        breakers = self.loop_breakers(prompt)
+        tried = ("smallest tried that ends the loop alone: " + ", ".join(f"{name} {value:g}" for name, value in breakers.items())
+                 if breakers else "no penalty tried alone yet ends the loop")
         return (
             f"{_describe(rp, fp)} · {where}: {self.label(top_before)} "
             f"{significant(plain[top_before])} → {significant(penalised[top_before])}, chosen {self.label(top_after)} · "

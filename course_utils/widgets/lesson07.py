@@ -170,13 +170,18 @@ class ConstraintExplorer(ModelExplorer):
         ended = " (the answer's last step)" if index == len(views) - 1 and values["step"] > len(views) else ""
         self.title.set_text(f"Step {index + 1}{ended}: the grammar removed {removed} of the model's probability")
         self.subtitle.set_text(
-            f"{view.n_allowed:,} of {self.model.vocab_size:,} tokens allowed after "
+            f"{_tokens(view.n_allowed)} of {self.model.vocab_size:,} allowed after "
             f"\u201c{shorten(view.text_before, 44) or '(nothing yet)'}\u201d; greedy picks {self.label(chosen)}"
         )
         return (
-            f"step {index + 1} of {len(views)} · {view.n_allowed:,} tokens allowed · the mask removed {removed} "
+            f"step {index + 1} of {len(views)} · {_tokens(view.n_allowed)} allowed · the mask removed {removed} "
             f"of the model's probability · chose {self.label(chosen)}"
         )
+
+
+def _tokens(n: int) -> str:
+    """"1 token", "2,046 tokens"."""
+    return f"{n:,} token{'' if n == 1 else 's'}"
 
 
 def removed_share(allowed_prob: float) -> str:

@@ -170,7 +170,8 @@ def _prompt_box(prompt: str) -> widgets.Text:
         description="prompt (press Enter)",
         continuous_update=False,
         style=slider_style(),
-        layout=widgets.Layout(width="460px"),
+        # As wide as the figure, so a whole question fits (lesson 07's does not in 460 px).
+        layout=widgets.Layout(width="100%", max_width="820px"),
     )
 
 
