@@ -38,7 +38,7 @@ to follow the beams that continue (`KVCache.reorder`). Any model with `vocab_siz
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -74,6 +74,9 @@ class BeamSearchResult:
     finish_reason: str  # "eos" or "max_new_tokens"
     beams: list[Beam]  # every finished hypothesis kept, best first
     settings: dict
+    # The running beams after each step, best first: (new tokens, summed log-probability). A figure of
+    # the search (`plots.beam_walk_figure`) reads them.
+    steps: list[list[tuple[list[int], float]]] = field(default_factory=list)
 
     @property
     def full_text(self) -> str:
@@ -110,6 +113,7 @@ def beam_search(
     # placeholders that never finished, and so does this.
     finished: list[tuple] = [(_IMPOSSIBLE, _IMPOSSIBLE, [], [], False)] * k
     improvement_possible = True
+    steps: list[list[tuple[list[int], float]]] = []
 
     cache = model.new_cache(1)
     # Every beam starts from the prompt: run it once and copy its row.
@@ -129,6 +133,7 @@ def beam_search(
         running = [candidates[i] for i in running_order]
         running_logprobs = [candidate_logprobs[i] for i in running_order]
         running_scores = (scores + ends * _IMPOSSIBLE)[running_order]
+        steps.append([(list(beam), float(score)) for beam, score in zip(running, running_scores) if score > _IMPOSSIBLE / 2])
 
         # Finished candidates among the best num_beams join the finished hypotheses if good enough.
         normalised = scores / generated_length**length_penalty
@@ -167,6 +172,7 @@ def beam_search(
             num_beams=k, max_new_tokens=max_new_tokens, length_penalty=length_penalty,
             early_stopping=early_stopping, chat=chat,
         ),
+        steps=steps,
     )
 
 

@@ -96,6 +96,7 @@ __all__ = [
     "STOPPING",
     "stopping_table_markdown",
     "ANTHROPIC_REFUSALS",
+    "PENALTY_ADVICE",
 ]
 
 KNOBS = ("temperature", "top_k", "top_p", "min_p")
@@ -731,3 +732,21 @@ ANTHROPIC_REFUSALS: dict[str, str] = {
 }
 """What some Claude models refuse, in the API's own error texts as users quoted them (dated: these
 change with each model; the SDK's parameter docs do not list them)."""
+
+
+PENALTY_ADVICE: dict[str, str] = {
+    "OpenAI": "frequency_penalty and presence_penalty: 'Reasonable values for the penalty coefficients are around "
+    "0.1 to 1 if the aim is to just reduce repetitive samples somewhat. If the aim is to strongly suppress "
+    "repetition, then one can increase the coefficients up to 2, but this can noticeably degrade the quality of "
+    "samples.' (the API guide's Parameter details, as mirrored in openai-cookbook and vLLM's docs)",
+    "CTRL (Keskar et al., 2019)": "repetition_penalty 1.2 with greedy sampling: the paper's 'good balance between "
+    "truthful generation and lack of repetition' (arXiv:1909.05858, section 4.1), the value Hugging Face's "
+    "docs repeat",
+    "llama.cpp": "repeat_penalty 1.0 (off), repeat_last_n 64, frequency and presence 0.0 by default "
+    "(common/common.h, struct common_params_sampling, commit 001d906)",
+    "Hugging Face transformers": "repetition_penalty 1.0 (off) by default; RepetitionPenaltyLogitsProcessor(penalty, "
+    "prompt_ignore_length=n) leaves the prompt's first n tokens out, the fix for a prompt word penalised in the "
+    "answer, but generate() passes only the padding there, so it takes a custom logits_processor (transformers "
+    "5.24.0 generation/logits_process.py; re-checked by tests/test_penalties.py)",
+}
+"""Where to start with each penalty, from the sources that set or recommend the values."""

@@ -230,3 +230,20 @@ def test_beam_search_equals_transformers_generate(tiny_llamas):
         lengths.add(len(ours.token_ids))
     # The cases cover both endings and hypotheses of many lengths.
     assert finishes == {"eos", "max_new_tokens"} and len(lengths) >= 5
+
+
+def test_the_result_records_the_running_beams_of_every_step_for_the_walk_figure():
+    from course_utils.plots import beam_walk_figure
+
+    model = load_model()
+    result = beam_search(model, "The Romans built roads that", num_beams=3, max_new_tokens=4)
+    assert 1 <= len(result.steps) <= 4
+    for number, beams in enumerate(result.steps, start=1):
+        scores = [score for _, score in beams]
+        assert scores == sorted(scores, reverse=True)  # best first
+        assert all(len(tokens) == number for tokens, _ in beams)
+    # Each running beam grew from a beam of the step before.
+    for before, after in zip(result.steps, result.steps[1:]):
+        assert all(any(tokens[:-1] == parent for parent, _ in before) for tokens, _ in after)
+    figure = beam_walk_figure(result.steps, result.beams, model.token_text)
+    assert "3 best partial texts" in figure.figure._suptitle.get_text()

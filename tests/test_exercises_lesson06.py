@@ -6,7 +6,9 @@ import pytest
 from exercise_support import assert_rejected
 
 from course_utils.degeneration import loop_at_end
-from course_utils.exercises.lesson06 import repetition_penalty_exercise, smallest_loop_breaker_exercise
+from course_utils.exercises.lesson06 import (
+    beam_score_exercise, repetition_penalty_exercise, smallest_loop_breaker_exercise,
+)
 from course_utils.generation import generate
 
 # -- repetition_penalty -------------------------------------------------------------------------
@@ -70,7 +72,43 @@ def not_in_the_grid(model, prompt, penalties, max_new_tokens):
     return 1.5
 
 
+def float_ids(logits, ids, penalty):  # np.asarray([]) is float: fine for [0], an IndexError for []
+    out = np.array(logits, dtype=float)
+    seen = np.unique(np.asarray(ids))
+    out[seen] = np.where(out[seen] < 0, out[seen] * penalty, out[seen] / penalty)
+    return out
+
+
+def samples_instead_of_greedy(model, prompt, penalties, max_new_tokens):
+    for penalty in sorted(penalties):
+        if loop_at_end(generate(model, prompt, max_new_tokens=max_new_tokens, repetition_penalty=penalty).token_ids) is None:
+            return penalty
+    return None
+
+
+def mean_always(token_logprobs, length_penalty):
+    return float(np.mean(token_logprobs))
+
+
+def sum_always(token_logprobs, length_penalty):
+    return float(np.sum(token_logprobs))
+
+
+def without_the_end_token(token_logprobs, length_penalty):
+    return float(np.sum(token_logprobs) / (len(token_logprobs) - 1) ** length_penalty)
+
+
+def probabilities(token_logprobs, length_penalty):
+    return float(np.prod(np.exp(token_logprobs)) / len(token_logprobs) ** length_penalty)
+
+
 MISTAKES = [
+    (beam_score_exercise, mean_always, ["mean log-probability", "length_penalty 1 only"]),
+    (beam_score_exercise, sum_always, ["summed log-probability", "length_penalty 0"]),
+    (beam_score_exercise, without_the_end_token, ["end-of-text token too"]),
+    (beam_score_exercise, probabilities, ["log-probabilities", "stays negative"]),
+    (repetition_penalty_exercise, float_ids, ["IndexError", "dtype=int"]),
+    (smallest_loop_breaker_exercise, samples_instead_of_greedy, ["*sampled*", "temperature=0"]),
     (repetition_penalty_exercise, divides_negatives_too, ["negative", "more likely"]),
     (repetition_penalty_exercise, wrong_way, ["wrong way"]),
     (repetition_penalty_exercise, once_per_occurrence, ["once per appearance"]),

@@ -40,6 +40,11 @@ def returns_probabilities(logits, logit_bias):
     return exps / exps.sum()
 
 
+def returns_log_probabilities(logits, logit_bias):
+    biased = returns_probabilities(logits, logit_bias)
+    return np.log(biased)
+
+
 def changes_the_input(logits, logit_bias):
     for token_id, bias in logit_bias.items():
         logits[token_id] += bias
@@ -78,6 +83,7 @@ MISTAKES = [
     (apply_logit_bias_exercise, sets_instead_of_adds, ["*to* the bias"]),
     (apply_logit_bias_exercise, multiplies, ["multiplied"]),
     (apply_logit_bias_exercise, returns_probabilities, ["probabilities", "before any softmax"]),
+    (apply_logit_bias_exercise, returns_log_probabilities, ["log-probabilities", "not normalised"]),
     (apply_logit_bias_exercise, changes_the_input, ["changed"]),
     (digit_tokens_exercise, with_isdigit, ["isdigit", "ASCII"]),
     (digit_tokens_exercise, allows_empty, ["empty token"]),

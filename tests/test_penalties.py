@@ -473,3 +473,22 @@ def test_sampling_stages_show_the_penalties_stage_only_when_a_dial_is_set():
     assert stages[1].probs[4] == 0.0
     np.testing.assert_allclose(stages[-1].probs, next_token_distribution(
         LOGITS, temperature=0.7, top_k=3, generated_ids=[4, 4], repetition_penalty=2.0, no_repeat_ngram_size=1))
+
+
+@pytest.mark.reference
+def test_prompt_ignore_length_leaves_the_prompt_out_as_generated_ids_only_does():
+    """The fix lesson 06 names for the " Paris" side effect: transformers' RepetitionPenaltyLogitsProcessor
+    with prompt_ignore_length counts only the tokens after the prompt, which is the course's
+    penalize_logits with the prompt left out; generate() itself passes only the padding there."""
+    require_reference()
+    import torch
+    from transformers.generation.logits_process import RepetitionPenaltyLogitsProcessor
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, size=50).astype(np.float32)
+    prompt, generated = [3, 7, 7, 11], [12, 3, 40]
+    processor = RepetitionPenaltyLogitsProcessor(1.3, prompt_ignore_length=len(prompt))
+    theirs = processor(torch.tensor([prompt + generated]), torch.from_numpy(logits[None].copy()))[0].numpy()
+    ours = penalize_logits(logits, generated_ids=generated, repetition_penalty=1.3)
+    assert np.allclose(theirs, ours, rtol=1e-6)
+    assert not np.allclose(ours, penalize_logits(logits, prompt_ids=prompt, generated_ids=generated, repetition_penalty=1.3))

@@ -371,7 +371,8 @@ class FunctionExercise(Exercise):
     reference solution. The learner's result is converted to ``returns`` (a :class:`Kind`), then
     ``diagnose(case, expected, got)`` returns None if it is acceptable and otherwise the
     explanation to show. The engine itself reports: the placeholder, a function that returns
-    None, an exception, an answer of the wrong kind, and a change to the arrays passed in.
+    None, an exception (with ``explain_error(case, error)``'s sentence when it names the mistake), an
+    answer of the wrong kind, and a change to the arrays passed in.
     """
 
     def __init__(
@@ -386,8 +387,10 @@ class FunctionExercise(Exercise):
         solution: Callable,
         expected: Callable | None = None,
         praise: str = "",
+        explain_error: Callable[[Case, Exception], str | None] | None = None,
     ):
         super().__init__(name, question=question, hints=hints, solution=solution, praise=praise)
+        self.explain_error = explain_error  # names a known mistake behind an exception, or None
         if not callable(cases) and not cases:
             raise ValueError(f"exercise {name!r} needs at least one case")
         self._cases = cases
@@ -414,9 +417,11 @@ class FunctionExercise(Exercise):
                     got = answer(*args, **copy.deepcopy(case.kwargs))
             except Exception as error:  # the learner's bug, reported in words, not a traceback
                 shown = ", ".join(describe(a) for a in case.args if isinstance(a, _DATA))
+                why = self.explain_error(case, error) if self.explain_error else None
                 return (
                     f"On {case.about}, your function raised {type(error).__name__}: {error}."
                     + (f" The input was {shown}." if shown else "")
+                    + (f" {why}" if why else "")
                 )
             if _is_placeholder(got):
                 if number == 0:

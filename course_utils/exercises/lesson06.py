@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from course_utils import sampling
 from course_utils.exercises.engine import FLOATS, NUMBER, Case, FunctionExercise, describe, remembering
 
-__all__ = ["repetition_penalty_exercise", "smallest_loop_breaker_exercise"]
+__all__ = ["repetition_penalty_exercise", "smallest_loop_breaker_exercise", "beam_score_exercise"]
 
 
 # -- Exercise 1: repetition_penalty -------------------------------------------------------------
@@ -77,6 +79,15 @@ def _diagnose_repetition_penalty(case: Case, expected: np.ndarray, got: np.ndarr
     return f"On {about}, your function returned {describe(got)}; the penalised logits are {describe(expected)}."
 
 
+def _explain_repetition_penalty_error(case: Case, error: Exception) -> str | None:
+    if isinstance(error, IndexError) and len(case.args[1]) == 0:
+        return (
+            "np.asarray([]) is an array of floats, and floats cannot index an array: convert the ids with "
+            "np.asarray(ids, dtype=int). No ids means no token is penalised."
+        )
+    return None
+
+
 repetition_penalty_exercise = FunctionExercise(
     "repetition_penalty",
     cases=REPETITION_PENALTY_CASES,
@@ -90,10 +101,11 @@ repetition_penalty_exercise = FunctionExercise(
     ),
     hints=(
         "Work on a copy (np.array(logits, dtype=float)), and penalise each distinct id once: np.unique(ids).",
-        "np.where(x < 0, x * penalty, x / penalty) applies the rule to an array x of the seen tokens' logits "
-        "in one line; write the result back at those positions.",
+        "np.where(condition, a, b) picks element by element from a where the condition holds, from b elsewhere: "
+        "one way to treat the negative and the positive logits differently.",
     ),
     solution=repetition_penalty,
+    explain_error=_explain_repetition_penalty_error,
     praise=(
         "That is transformers' RepetitionPenaltyLogitsProcessor, exactly: vLLM's repetition_penalty and "
         "llama.cpp's --repeat-penalty apply the same rule (llama.cpp over the last 64 tokens only)."
@@ -123,6 +135,17 @@ def _loops(model, prompt, penalty, max_new_tokens) -> bool:
     return loop_at_end(text.token_ids) is not None
 
 
+def _smallest_sampled(model, prompt, penalties, max_new_tokens):
+    """What the search returns with generate()'s default temperature (1) instead of greedy decoding."""
+    from course_utils.degeneration import loop_at_end
+    from course_utils.generation import generate
+
+    for penalty in sorted(penalties):
+        if loop_at_end(generate(model, prompt, max_new_tokens=max_new_tokens, repetition_penalty=penalty).token_ids) is None:
+            return penalty
+    return None
+
+
 #: The loop exercise 2 breaks: greedy decoding repeats " AI-powered" from the first token.
 LOOP_PROMPT = "The AI-powered"
 LOOP_TOKENS = 24
@@ -150,9 +173,12 @@ def _diagnose_smallest_loop_breaker(case: Case, expected, got) -> str | None:
     if not any(np.isclose(got, p) for p in penalties):
         return f"On {about}, you returned {got:g}, which is not one of the penalties of the grid."
     if _loops(model, prompt, got, max_new_tokens):
+        sampled = got == _smallest_sampled(model, prompt, penalties, max_new_tokens)
         return (
             f"On {about}, you returned {got:g}, but at that penalty greedy text still ends in a loop. Return a "
             "penalty whose text has no loop at its end (loop_at_end(...) is None)."
+            + (" It is the answer for *sampled* texts: if you called generate() without temperature=0, it sampled "
+               "at temperature 1, and the loop is greedy decoding's." if sampled else "")
         )
     return (
         f"On {about}, you returned {got:g}: it ends the loop, but a milder penalty of the grid does too. "
@@ -179,5 +205,99 @@ smallest_loop_breaker_exercise = FunctionExercise(
     praise=(
         "Penalty search in a few lines, and the reason to do it on your own prompts: the smallest penalty that "
         "works changes the text least."
+    ),
+)
+
+
+# -- Exercise 3: beam_score ---------------------------------------------------------------------
+
+
+def beam_score(token_logprobs, length_penalty):
+    logprobs = np.asarray(token_logprobs, dtype=float)  # every new token, the end-of-text token included
+    return float(logprobs.sum() / len(logprobs) ** length_penalty)
+
+
+#: The question whose finished beams the check scores: short answers that end, and longer ones.
+BEAM_QUESTION = "What is the capital of France?"
+
+
+@functools.lru_cache(maxsize=1)
+def _searched_beams() -> tuple[tuple[tuple[float, ...], float, float, str], ...]:
+    """Finished hypotheses of real beam searches (3 beams, up to 10 tokens) at three length penalties:
+    (token log-probabilities, length_penalty, the score beam_search gave it, a description). Searched
+    once per kernel: they need the model."""
+    from course_utils.beam_search import beam_search
+    from course_utils.model import load_model
+
+    model = load_model()
+    found = []
+    for length_penalty in (1.0, 2.0, 0.0):
+        result = beam_search(model, BEAM_QUESTION, num_beams=3, max_new_tokens=10, length_penalty=length_penalty, chat=True)
+        for beam in result.beams[:2]:
+            ending = "ends with the end-of-text token" if beam.token_ids[-1] in model.eos_ids else "was cut at 10 tokens"
+            about = f"a finished beam of {len(beam.token_ids)} tokens ({ending}) at length_penalty {length_penalty:g}"
+            found.append((tuple(beam.token_logprobs), length_penalty, beam.score, about))
+    return tuple(found)
+
+
+def beam_score_cases() -> tuple[Case, ...]:
+    return tuple(Case((list(logprobs), length_penalty), about) for logprobs, length_penalty, _, about in _searched_beams())
+
+
+def _expected_beam_score(token_logprobs, length_penalty):
+    """The score beam_search itself gave this hypothesis."""
+    return next(score for logprobs, penalty, score, _ in _searched_beams()
+                if logprobs == tuple(token_logprobs) and penalty == length_penalty)
+
+
+def _diagnose_beam_score(case: Case, expected: float, got: float) -> str | None:
+    logprobs, length_penalty = case.args
+    logprobs = np.asarray(logprobs, dtype=float)
+    n, total = len(logprobs), float(logprobs.sum())
+    if np.isclose(got, expected, rtol=1e-9, atol=1e-12):
+        return None
+    about = case.about
+    if np.isclose(got, total / n) and length_penalty != 1.0:
+        return (
+            f"On {about}, you returned the mean log-probability {got:.4g}: that is the score at length_penalty 1 "
+            "only. Divide the sum by the length raised to the power length_penalty."
+        )
+    if np.isclose(got, total) and length_penalty != 0.0:
+        return (
+            f"On {about}, you returned the summed log-probability {got:.4g}, the score at length_penalty 0. "
+            "Divide by len ** length_penalty."
+        )
+    if n > 1 and np.isclose(got, total / (n - 1) ** length_penalty):
+        return (
+            f"On {about}, you divided by {n - 1} ** length_penalty. Hugging Face counts every new token, "
+            f"the end-of-text token too: {n} here."
+        )
+    if np.isclose(got, float(np.exp(logprobs).prod()) / n ** length_penalty) or got > 0:
+        return (
+            f"On {about}, your score is {got:.4g}. The score works on log-probabilities: sum them (a product of "
+            "probabilities), it stays negative."
+        )
+    return f"On {about}, you returned {got:.4g}; beam_search scored this hypothesis {expected:.4g}."
+
+
+beam_score_exercise = FunctionExercise(
+    "beam_score",
+    cases=beam_score_cases,
+    expected=_expected_beam_score,
+    returns=NUMBER,
+    diagnose=_diagnose_beam_score,
+    question=(
+        "Write beam_score(token_logprobs, length_penalty): the score Hugging Face's beam search gives a "
+        "finished hypothesis, from the natural log-probabilities of its new tokens (the end-of-text token "
+        "included): their sum divided by the number of tokens to the power length_penalty."
+    ),
+    hints=(
+        "Check yourself on length_penalty 0 (the score is the plain sum) and 1 (the mean log-probability).",
+        "len(token_logprobs) counts the end-of-text token too: Hugging Face's generated_length does.",
+    ),
+    solution=beam_score,
+    praise=(
+        "That one line decides which finished text beam search returns: 0 favours short texts, 1 compares "
+        "per-token averages, above 1 favours long ones."
     ),
 )

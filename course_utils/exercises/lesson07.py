@@ -52,6 +52,11 @@ def _diagnose_apply_logit_bias(case: Case, expected: np.ndarray, got: np.ndarray
         )
     if np.allclose(got.sum(), 1.0) and (got >= 0).all():
         return f"On {about}, your function returned probabilities ({describe(got)}). Return the biased logits, before any softmax."
+    if np.allclose(np.exp(got).sum(), 1.0) and np.allclose(got - got.max(), expected - expected.max()):
+        return (
+            f"On {about}, your function returned log-probabilities ({describe(got)}): the biased logits, "
+            "normalised. Return the biased logits themselves, as the model's logits come: not normalised."
+        )
     replaced = np.array(logits, dtype=float)
     for token_id, value in bias.items():
         replaced[token_id] = value

@@ -9,6 +9,7 @@ Nothing in this package calls the model: it draws numbers it is given.
 from course_utils.plots.figures import (
     StaticFigure,
     chain_stages_figure,
+    beam_walk_figure,
     draw_margins_figure,
     logit_histogram_figure,
     loop_probability_figure,
@@ -47,5 +48,6 @@ __all__ = [
     "chain_stages_figure",
     "loop_probability_figure",
     "replication_figure",
+    "beam_walk_figure",
     "draw_margins_figure",
 ]

@@ -349,3 +349,46 @@ def draw_margins_figure(
     _plain_axes(ax)
     figure.suptitle(title, fontsize=11, x=0.01, ha="left")
     return StaticFigure(figure, f"draw_margins_figure({margins.size} draws, the closest at step {closest + 1})")
+
+
+def beam_walk_figure(steps, finished, token_text, *, title: str | None = None) -> StaticFigure:
+    """Beam search step by step: one column per step, its running beams best first (each box: the
+    beam's newest token and its summed log-probability), a line from each beam to the beam it grew
+    from; then a last column with the finished hypotheses and their scores. The winner's path is red.
+
+    ``steps`` and ``finished`` are a `beam_search.BeamSearchResult`'s ``steps`` (lists of
+    (new tokens, summed log-probability)) and ``beams``; ``token_text`` shows a token id.
+    """
+    columns = [list(step) for step in steps if step] + [[(list(b.token_ids), b.score) for b in finished]]
+    if len(columns) < 2:
+        raise ValueError("a beam walk needs at least one step with running beams and the finished hypotheses")
+    winner = columns[-1][0][0]
+    rows = max(len(column) for column in columns)
+    figure = new_figure(190 * len(columns) + 40, 70 * rows + 110)
+    ax = figure.add_axes([0.01, 0.02, 0.98, 0.8])
+    ax.set_xlim(-0.6, len(columns) - 0.4)
+    ax.set_ylim(rows - 0.5, -0.9)
+    ax.axis("off")
+    position = {}
+    for x, column in enumerate(columns):
+        last = x == len(columns) - 1
+        ax.text(x, -0.7, "finished (score)" if last else f"step {x + 1}", ha="center", fontsize=10, color=ROLE["text"])
+        for y, (tokens, value) in enumerate(column):
+            on_path = winner[: len(tokens)] == tokens
+            shown = token_label(token_text(tokens[-1])) if tokens else "∅"
+            if last:
+                shown = "…" + token_label(token_text(tokens[-1]))
+            ax.text(x, y, f"{shown}\n{value:.2f}", ha="center", va="center", fontsize=10,
+                    color="white" if on_path else ROLE["text"],
+                    bbox=dict(boxstyle="round,pad=0.4", fc=ROLE["chosen"] if on_path else "#EEEEEE", ec="none"))
+            position[(x, tuple(tokens))] = y
+            parent = position.get((x - 1, tuple(tokens[:-1])))
+            if x > 0 and not last and parent is not None:
+                ax.plot([x - 0.62, x - 0.38], [parent, y], color=ROLE["chosen"] if on_path else "#AAAAAA", lw=1.2)
+    leaders = [column[0][0] for column in columns[:-1]]
+    overtaken = any(winner[: len(lead)] != lead for lead in leaders)
+    figure.suptitle(title or (
+        f"Beam search keeps the {rows} best partial texts at every step; "
+        + ("the winner (red) was not always in the lead" if overtaken else "the winner (red) led all the way")
+    ), fontsize=11, x=0.01, ha="left")
+    return StaticFigure(figure, f"beam_walk_figure({len(columns) - 1} steps, {rows} beams)")
