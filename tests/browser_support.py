@@ -56,6 +56,10 @@ REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = Path(os.environ.get("DD_NOTEBOOKS", REPO / "notebooks"))
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 LESSON_GLOB = "[0-9][0-9]_*.ipynb"
+#: A laptop's JupyterLab: a window 1,100 CSS px wide with the file browser open. Every explorer's
+#: smallest text must be at least MIN_TEXT_CSS_PX there (docs/display-design.md, "Legible text").
+LAPTOP_WINDOW = {"width": 1100, "height": 800}
+MIN_TEXT_CSS_PX = 8.0
 T = TypeVar("T")
 
 WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
@@ -422,6 +426,15 @@ window.__dd = window.__dd || (() => {
         const response = await fetch(img.src);
         return pngText(await response.arrayBuffer(), 'dd-main');
     }
+    // The smallest text of the figure as the reader sees it, in CSS pixels: its size in the PNG's
+    // own pixels (the 'dd-min-text-px' chunk) times how much the page scales the <img>.
+    async function smallestTextCssPx(root) {
+        const img = figure(root);
+        const response = await fetch(img.src);
+        const px = Number(pngText(await response.arrayBuffer(), 'dd-min-text-px'));
+        return {px: px * img.clientWidth / img.naturalWidth, shownWidth: img.clientWidth,
+                naturalWidth: img.naturalWidth};
+    }
     function sameValue(shownText, drawn) {
         if (drawn === null || shownText === null) return false;
         // ipywidgets' readout writes negatives with a Unicode minus; Python writes '-'.
@@ -499,7 +512,7 @@ window.__dd = window.__dd || (() => {
         rec.observer.disconnect();
         if (rec.kernel) rec.kernel.statusChanged.disconnect(rec.onStatus);
     }
-    return {control, figure, handle, shown, room, isSelect, drawnFor, sameValue, arm, state,
+    return {control, figure, handle, shown, room, isSelect, drawnFor, smallestTextCssPx, sameValue, arm, state,
             disarm};
 })();
 """
@@ -661,6 +674,10 @@ class Explorer:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.root.screenshot(path=str(path))
         return path
+
+    def smallest_text(self) -> dict:
+        """The figure's smallest text in CSS pixels as shown now, with the picture's widths."""
+        return self.root.evaluate("root => window.__dd.smallestTextCssPx(root)")
 
 
 @dataclass

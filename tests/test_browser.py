@@ -26,6 +26,8 @@ import nbformat
 import pytest
 
 from browser_support import (
+    LAPTOP_WINDOW,
+    MIN_TEXT_CSS_PX,
     REDRAW_TIMEOUT_S,
     RENDER_TIMEOUT_S,
     SCREENSHOTS,
@@ -325,3 +327,20 @@ def test_lesson_runs_and_every_explorer_answers_the_keyboard(lesson):
         f"{lesson.name}: the browser console has errors: {lesson.console_errors} "
         f"(screenshot: {page_shot})"
     )
+
+    # Legible on a laptop: a narrower window with the file browser open shrinks every figure.
+    lesson.page.set_viewport_size(LAPTOP_WINDOW)
+    lesson.page.evaluate("() => window.jupyterapp.shell.expandLeft()")
+    for explorer in explorers:
+        shot = screenshot_path(lesson.name, explorer)
+        explorer.root.scroll_into_view_if_needed()
+        text, _ = wait_until(
+            explorer.smallest_text, lambda t: t["shownWidth"] > 0,
+            expected=f"{explorer.label}: its figure laid out at the laptop width", timeout_s=RENDER_TIMEOUT_S,
+        )
+        explorer.screenshot(shot.with_name(shot.stem + "__laptop.png"))
+        assert text["px"] >= MIN_TEXT_CSS_PX, (
+            f"{lesson.name}, {explorer.label}: in a {LAPTOP_WINDOW['width']}-px window with the file browser "
+            f"open its figure is shown {text['shownWidth']} px wide (drawn {text['naturalWidth']}), so its "
+            f"smallest text is {text['px']:.1f} CSS px, under {MIN_TEXT_CSS_PX}"
+        )

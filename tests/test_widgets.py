@@ -74,6 +74,9 @@ def assert_displays_well(explorer):
     assert "0x" not in text and "model" not in text.lower()
     assert bytes(explorer.image.value) == explorer.png
     assert explorer.readout_text and explorer.readout_text in html.unescape(explorer.readout.value)
+    # Legible on a laptop (docs/display-design.md): the browser suite measures the CSS pixels; here,
+    # the PNG says how large its smallest text is, and it is 9 pt (10 px at the explorers' 80 dpi).
+    assert float(Image.open(io.BytesIO(png)).text["dd-min-text-px"]) >= 10.0 - 1e-9
 
 
 def assert_blit_is_exact(explorer):

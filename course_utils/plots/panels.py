@@ -92,7 +92,7 @@ class BarPanel:
                     ax.text(
                         *xy,
                         "",
-                        fontsize=label_fontsize - 1,
+                        fontsize=label_fontsize,
                         color=ROLE["text"],
                         va="center" if horizontal else "bottom",
                         ha="left" if horizontal else "center",

@@ -87,6 +87,15 @@ def token_label(text: str, max_chars: int = 14) -> str:
     return label
 
 
+def smallest_text_px(figure: Figure) -> float:
+    """The size, in the figure's own pixels, of its smallest visible text (labels, ticks, titles):
+    multiplied by how much a browser scales the picture, the size a reader sees."""
+    from matplotlib.text import Text
+
+    sizes = [t.get_fontsize() for t in figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return min(sizes, default=0.0) * figure.dpi / 72
+
+
 def new_figure(width_px: int, height_px: int, dpi: int = DPI) -> Figure:
     """A pyplot-free figure with an Agg canvas: it never auto-displays and needs no backend."""
     figure = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)

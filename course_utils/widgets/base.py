@@ -17,7 +17,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-from course_utils.plots import figure_to_png
+from course_utils.plots import figure_to_png, smallest_text_px
 
 __all__ = ["Explorer", "slider_style"]
 
@@ -159,7 +159,11 @@ class Explorer:
                 self._marked_main.remove_class("dd-main-control")
             main.add_class("dd-main-control")
             self._marked_main = main
-        self._png = figure_to_png(self.figure, text={"dd-main": _as_shown(main)})
+        self._png = figure_to_png(self.figure, text={
+            "dd-main": _as_shown(main),
+            # What the browser test scales by the picture's size on screen (docs/display-design.md).
+            "dd-min-text-px": f"{smallest_text_px(self.figure):.2f}",
+        })
         self.image.value = self._png
         self.readout.value = f"<span style='font-family: monospace'>{html.escape(self._readout_text)}</span>"
 

@@ -77,13 +77,13 @@ class TruncationExplorer(ModelExplorer):
         cum_ax.set_ylim(0, 1.02)
         cum_ax.set_ylabel("cumulative p")
         cum_ax.tick_params(labelbottom=False)
-        cum_ax.legend(loc="lower right", fontsize=8, frameon=False)
+        cum_ax.legend(loc="lower right", fontsize=9, frameon=False)
         cum_ax.grid(True, lw=0.4, alpha=0.5)
         for side in ("top", "right"):
             cum_ax.spines[side].set_visible(False)
         self.cumulative_ax = cum_ax
         self.bars = BarPanel(
-            bars_ax, n, horizontal=False, value_label="probability", show_values=False, label_fontsize=8,
+            bars_ax, n, horizontal=False, value_label="probability", show_values=False, label_fontsize=9,
             label_rotation=60,
         )
         self.k_line = bars_ax.axvline(9.5, color=ROLE["threshold"], ls="--", lw=1)

@@ -161,9 +161,9 @@ class PenaltyExplorer(ModelExplorer):
         top_before, top_after = int(shown[0]), int(np.argmax(penalised))
         where = "at the loop point" if loop else "after the whole text (it does not loop)"
         if top_after == top_before:
-            self.title.set_text(f"The penalty has not flipped the choice: “{self.label(top_before)}” still wins")
+            self.title.set_text(f"The penalty has not flipped the choice: {self.label(top_before)} still wins")
         else:
-            self.title.set_text(f"The penalty flips the choice: “{self.label(top_after)}” now beats “{self.label(top_before)}”")
+            self.title.set_text(f"The penalty flips the choice: {self.label(top_after)} now beats {self.label(top_before)}")
         self.subtitle.set_text(f'after "{shorten(prompt)}" + the greedy text, {where}; orange = already in the text')
         breakers = self.loop_breakers(prompt)
         tried = ("smallest tried that ends the loop alone: " + ", ".join(f"{name} {value:g}" for name, value in breakers.items())
