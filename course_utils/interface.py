@@ -66,16 +66,26 @@ class GrammarModel(LanguageModel, Protocol):
     tokenizer: object  # course_utils.tokenizer.Tokenizer: llguidance reads its byte-level vocabulary
 
 
+def lacks(model, protocol: type) -> list[str]:
+    """The members of `protocol` that `model` does not have, by name (empty: it serves the protocol).
+
+    Looked up with ``hasattr``, so a wrapper that forwards to a model through ``__getattr__`` (a
+    model that remembers its logits, one that plays another machine) serves what its model serves.
+    (``isinstance`` with a runtime-checkable Protocol looks attributes up statically from Python 3.12
+    on, and would refuse such a wrapper.)
+    """
+    return [name for name in members(protocol) if not hasattr(model, name)]
+
+
 def require(model, protocol: type, feature: str) -> None:
     """Raise a TypeError naming what `model` lacks when `feature` needs `protocol` of it."""
-    if isinstance(model, protocol):
-        return
-    missing = [name for name in members(protocol) if not hasattr(model, name)]
-    said = getattr(model, "limitations", "")
-    raise TypeError(
-        f"{feature} needs a model with {', '.join(missing)}, which {getattr(model, 'name', type(model).__name__)!s} "
-        f"does not have. {said}".strip()
-    )
+    missing = lacks(model, protocol)
+    if missing:
+        said = getattr(model, "limitations", "")
+        raise TypeError(
+            f"{feature} needs a model with {', '.join(missing)}, which "
+            f"{getattr(model, 'name', type(model).__name__)!s} does not have. {said}".strip()
+        )
 
 
 def members(protocol: type) -> list[str]:

@@ -131,8 +131,19 @@ def test_a_grammar_is_a_processor_whose_state_rolls_back():
 def test_the_numpy_model_serves_every_feature():
     model = load_model()
     for protocol in (interface.LanguageModel, interface.BatchModel, interface.GrammarModel):
-        assert isinstance(model, protocol)
+        assert isinstance(model, protocol) and interface.lacks(model, protocol) == []
     assert isinstance(model.new_cache(1), interface.Cache)
+
+
+def test_a_wrapper_that_forwards_to_a_model_serves_what_it_serves():
+    """Python 3.12+ checks runtime Protocols statically; the course's wrappers forward through
+    __getattr__ (a model that remembers its logits, one that plays another machine), and must pass."""
+    from course_utils.exercises.engine import remembering
+
+    wrapper = remembering(load_model())
+    assert interface.lacks(wrapper, interface.BatchModel) == []
+    interface.require(wrapper, interface.GrammarModel, "json_schema=")
+    assert generate(wrapper, "The capital of France is", max_new_tokens=2, temperature=0).token_ids
 
 
 def test_a_model_that_cannot_batch_says_so_before_anything_runs():
@@ -140,8 +151,8 @@ def test_a_model_that_cannot_batch_says_so_before_anything_runs():
 
     adapter = object.__new__(TransformersModel)  # what __init__ sets, without loading torch
     adapter.vocab_size, adapter.eos_ids, adapter.name = 5, frozenset({0}), "a transformers model"
-    assert isinstance(adapter, interface.LanguageModel)
-    assert not isinstance(adapter, interface.BatchModel)
+    assert interface.lacks(adapter, interface.LanguageModel) == []
+    assert interface.lacks(adapter, interface.BatchModel) == ["new_cache", "forward"]
     with pytest.raises(TypeError, match="generate_batch.*new_cache, forward.*no batched forward pass"):
         generate_batch(adapter, ["a", "b"])
     with pytest.raises(TypeError, match="json_schema= and grammar= needs a model with tokenizer"):

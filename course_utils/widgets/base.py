@@ -165,7 +165,10 @@ class Explorer:
             "dd-min-text-px": f"{smallest_text_px(self.figure):.2f}",
         })
         self.image.value = self._png
-        self.readout.value = f"<span style='font-family: monospace'>{html.escape(self._readout_text)}</span>"
+        # pre-line: a readout that puts each part on its own line wraps between parts, never mid-phrase.
+        self.readout.value = (
+            f"<span style='font-family: monospace; white-space: pre-line'>{html.escape(self._readout_text)}</span>"
+        )
 
     def _on_control_change(self, change: dict) -> None:
         self.refresh()

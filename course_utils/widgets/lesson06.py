@@ -168,11 +168,14 @@ class PenaltyExplorer(ModelExplorer):
         breakers = self.loop_breakers(prompt)
         tried = ("smallest tried that ends the loop alone: " + ", ".join(f"{name} {value:g}" for name, value in breakers.items())
                  if breakers else "no penalty tried alone yet ends the loop")
-        return (
-            f"{_describe(rp, fp)} · {where}: {self.label(top_before)} "
-            f"{significant(plain[top_before])} → {significant(penalised[top_before])}, chosen {self.label(top_after)} · "
-            f"greedy text: {verdict} · {tried if loop else 'the text does not loop'}"
-        )
+        # One part per line: in a laptop's window the parts do not fit on one, and must not break mid-phrase.
+        return "\n".join((
+            _describe(rp, fp),
+            f"{where}: {self.label(top_before)} {significant(plain[top_before])} → {significant(penalised[top_before])}, "
+            f"chosen {self.label(top_after)}",
+            f"greedy text: {verdict}",
+            tried if loop else "the text does not loop",
+        ))
 
 
 def _stops_slider(name: str, value: float, stops: tuple[float, ...], description: str) -> widgets.SelectionSlider:

@@ -177,8 +177,8 @@ def _prompt_box(prompt: str) -> widgets.Text:
 
 def _check_model(model: Any) -> Any:
     """An explorer needs an `interface.LanguageModel` (the course's model, or an adapter)."""
-    if not isinstance(model, interface.LanguageModel):
-        missing = [name for name in interface.members(interface.LanguageModel) if not hasattr(model, name)]
+    missing = interface.lacks(model, interface.LanguageModel)
+    if missing:
         raise TypeError(
             f"model must be the course's language model (from course_utils.model import load_model; "
             f"model = load_model()); got {type(model).__name__}, which has no {', '.join(missing)}"
