@@ -80,15 +80,16 @@ class PenaltyExplorer(ModelExplorer):
         }
         self._texts: dict[tuple[str, float, float], Generation] = {}
         self._loop_points: dict[str, LoopPoint] = {}
-        super().__init__(model, prompt, controls, size=(820, 470), main="repetition_penalty")
+        super().__init__(model, prompt, controls, size=(820, 420), main="repetition_penalty")
 
     def _build_axes(self, figure: Figure) -> None:
-        self.before = BarPanel(figure.add_axes([0.15, 0.47, 0.3, 0.36]), self.n_tokens, value_label="probability, no penalty")
-        self.after = BarPanel(figure.add_axes([0.64, 0.47, 0.3, 0.36]), self.n_tokens, value_label="probability, with the penalty")
+        self.before = BarPanel(figure.add_axes([0.15, 0.407, 0.3, 0.403]), self.n_tokens, value_label="probability, no penalty")
+        self.after = BarPanel(figure.add_axes([0.64, 0.407, 0.3, 0.403]), self.n_tokens, value_label="probability, with the penalty")
         # The text changes with almost every setting: one wrapped text, blitted per frame (a panel
         # that shades each token costs a hundred artists per redraw).
-        self.text_caption = figure.text(0.015, 0.32, "", fontsize=9, color="#444444")
-        self.text_box = figure.text(0.015, 0.28, "", fontsize=10, color=ROLE["text"], va="top", family="DejaVu Sans")
+        self.text_caption = figure.text(0.015, 0.239, "", fontsize=9, color="#444444")
+        # Three lines, the end kept: room for a 40-token text and no blank band under a short one.
+        self.text_box = figure.text(0.015, 0.195, "", fontsize=10, color=ROLE["text"], va="top", family="DejaVu Sans")
         mark_dynamic(self.text_caption, self.text_box)
 
     # -- what the drawing needs, computed once per prompt or setting -----------------------------
@@ -188,7 +189,7 @@ def _stops_slider(name: str, value: float, stops: tuple[float, ...], description
     )
 
 
-def _wrapped(text: str, width: int = 120, lines: int = 5) -> str:
+def _wrapped(text: str, width: int = 120, lines: int = 3) -> str:
     """The text for the figure: newlines shown as ↵, wrapped, the end kept if it is long."""
     wrapped = textwrap.wrap(text.replace("\n", " ↵ "), width=width)
     return "\n".join(wrapped if len(wrapped) <= lines else ["…"] + wrapped[-(lines - 1):])
