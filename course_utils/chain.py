@@ -204,14 +204,6 @@ class Chain:
         for processor in self._own:
             processor(stand_in, [NO_HISTORY])
 
-    def stage_logits(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """The logits after each processor of temperature and truncation, by name, in order."""
-        out = {}
-        for processor in self.truncation:
-            x = processor(x)
-            out[processor.name] = x
-        return out
-
     def run(self, row: np.ndarray) -> Run:
         """The processors of temperature and truncation applied once to one penalized row.
 
