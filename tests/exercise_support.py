@@ -7,7 +7,7 @@ import pkgutil
 import re
 
 import course_utils.exercises as package
-from course_utils.exercises.engine import Exercise, ValueExercise
+from course_utils.exercises.engine import Exercise, Feedback, ValueExercise
 
 
 def lesson_modules() -> list:
@@ -53,10 +53,24 @@ def leaks(exercise: Exercise, text: str) -> str | None:
     return None
 
 
+_CODE_ELEMENT = re.compile(r"<code>.*?</code>|<pre[^>]*>.*?</pre>", re.S)
+_LITERAL_MARKDOWN = re.compile(r"`|\*\*|(?<![\w*])\*(?=[^\s*])[^*]*?[^\s*]\*(?![\w*])")
+
+
+def literal_markdown(feedback: Feedback) -> str | None:
+    """Markdown that the feedback's HTML box would show as raw backticks or asterisks, if any."""
+    prose = _CODE_ELEMENT.sub("", feedback._repr_html_())
+    found = _LITERAL_MARKDOWN.search(prose)
+    return None if found is None else prose[max(0, found.start() - 30): found.end() + 30]
+
+
 def assert_rejected(exercise: Exercise, answer, *phrases: str) -> str:
-    """`answer` fails with a ✗ whose text contains every phrase, and gives nothing away."""
+    """`answer` fails with a ✗ whose text contains every phrase, gives nothing away, and its HTML
+    box shows no raw Markdown."""
     feedback = exercise.check(answer)
     text = str(feedback)
+    raw = literal_markdown(feedback)
+    assert raw is None, f"the feedback's HTML shows raw Markdown: ...{raw}..."
     assert not feedback, f"a wrong answer passed: {text}"
     assert feedback.kind == "incorrect", f"expected a ✗, got: {text}"
     for phrase in phrases:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from exercise_support import assert_rejected, every_exercise, exercises_of, leaks, lesson_modules
+from exercise_support import assert_rejected, every_exercise, exercises_of, leaks, lesson_modules, literal_markdown
 
 from course_utils import sampling
 from course_utils.exercises import Case, Feedback, FunctionExercise, ValueExercise
@@ -302,6 +302,17 @@ def test_feedback_displays_as_text_and_html():
     assert "#D55E00" not in Feedback("empty", "No answer yet")._repr_html_()
 
 
+def test_feedback_html_renders_the_inline_markdown_it_is_written_in():
+    message = "Replace `...`; the k *smallest* logits, **not** `a * b` or 2 * 3"
+    feedback = Feedback("incorrect", "Not yet", message)
+    html = feedback._repr_html_()
+    assert "<code>...</code>" in html and "<em>smallest</em>" in html and "<strong>not</strong>" in html
+    assert "<code>a * b</code>" in html and "or 2 * 3" in html
+    assert literal_markdown(feedback) is None
+    assert str(feedback).endswith(message)  # the plain text (what nbval compares) keeps the words as written
+    assert literal_markdown(Feedback("incorrect", "Not yet", "a <b>*raw*</b> `x")) is not None
+
+
 # -- every exercise of every lesson module ---------------------------------------------------------
 
 
@@ -383,9 +394,12 @@ def test_the_placeholder_gets_no_answer_yet_and_nothing_gives_the_answer_away(ex
         feedback = exercise.check(answer)
         assert feedback.kind == "empty" and feedback.title == "No answer yet", str(feedback)
         assert leaks(exercise, str(feedback)) is None
+        assert literal_markdown(feedback) is None, f"raw Markdown in the HTML: {literal_markdown(feedback)}"
     assert exercise.question and exercise.hints
     for number, hint in enumerate(exercise.hints, 1):
         assert leaks(exercise, hint) is None, f"hint {number} gives the answer away: {hint}"
+        shown = exercise.hint(number)
+        assert literal_markdown(shown) is None, f"hint {number}: raw Markdown in the HTML: {literal_markdown(shown)}"
     assert leaks(exercise, exercise.question) is None
 
 

@@ -112,7 +112,7 @@ MISTAKES = [
     (softmax_t_exercise, in_place, ["changed the array"]),
     (effective_choices_exercise, keeps_zeros, ["0 * log(0)", "nan"]),
     (effective_choices_exercise, entropy_itself, ["entropy", "2 to the power"]),
-    (effective_choices_exercise, bits_with_e, ["Bits and 2**H"]),
+    (effective_choices_exercise, bits_with_e, ["Bits and `2**H`"]),
     (effective_choices_exercise, wrong_sign, ["sign"]),
 ]
 

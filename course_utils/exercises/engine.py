@@ -25,6 +25,7 @@ import html
 import inspect
 import math
 import numbers
+import re
 import textwrap
 import warnings
 from dataclasses import dataclass, field
@@ -99,13 +100,37 @@ class Feedback:
 
     def _repr_html_(self) -> str:
         mark, color, background = _STYLES[self.kind]
-        body = f"<div>{html.escape(self.message)}</div>" if self.message else ""
+        body = f"<div>{inline_markdown_html(self.message)}</div>" if self.message else ""
         code = f"<pre style='margin:0.4em 0 0 0'>{html.escape(self.code)}</pre>" if self.code else ""
         return (
             f"<div style='border-left:4px solid {color};background:{background};"
             f"padding:0.5em 0.8em;color:#222'>"
-            f"<b style='color:{color}'>{mark} {html.escape(self.title)}</b>{body}{code}</div>"
+            f"<b style='color:{color}'>{mark} {inline_markdown_html(self.title)}</b>{body}{code}</div>"
         )
+
+
+# Feedback is written with the inline Markdown of the lessons' prose (`code`, *emphasis*, **strong**);
+# in the HTML box it must read as formatting, not as backticks and asterisks.
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+_STRONG = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+_EMPHASIS = re.compile(r"(?<![\w*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\w*])")
+
+
+def inline_markdown_html(text: str) -> str:
+    """`text` escaped for HTML, with its inline Markdown as <code>, <strong> and <em>.
+
+    Code spans are cut out first, so an asterisk inside one (`a * b`) stays an asterisk.
+    """
+    parts = _CODE_SPAN.split(text)  # even indices: prose; odd: the insides of code spans
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            out.append(f"<code>{html.escape(part)}</code>")
+        else:
+            prose = html.escape(part)
+            prose = _STRONG.sub(r"<strong>\1</strong>", prose)
+            out.append(_EMPHASIS.sub(r"<em>\1</em>", prose))
+    return "".join(out)
 
 
 def describe(value: Any) -> str:

@@ -224,14 +224,14 @@ def _diagnose_effective_choices(case: Case, expected: float, value: float) -> st
     if not np.isclose(h_bits, 0.0) and np.isclose(value, 2.0 ** (h_bits * np.log(2.0)), rtol=1e-6):
         return (
             f"For probs {shown}, you returned {value:.4g}: 2 to the power of the entropy in nats. np.log is "
-            "the natural log; 2**H needs H in bits, from np.log2 (or keep np.log and return np.exp(H))."
+            "the natural log; `2**H` needs H in bits, from np.log2 (or keep np.log and return np.exp(H))."
         )
     if np.isclose(value, h_bits, rtol=1e-6):
         return f"For probs {shown}, you returned the entropy H = {value:.4g} bits itself. The effective number of choices is 2 to the power H."
     if np.isclose(value, np.exp(h_bits), rtol=1e-6):
         return (
             f"For probs {shown}, you returned {value:.4g}: e to the power of the entropy in bits. "
-            "Bits and 2**H go together (or nats, np.log, and np.exp(H)); mixing them is off by a factor."
+            "Bits and `2**H` go together (or nats, np.log, and np.exp(H)); mixing them is off by a factor."
         )
     if np.isclose(value, 2.0 ** -h_bits, rtol=1e-6):
         return f"For probs {shown}, you returned {value:.4g}, which is below 1. Check the sign of the entropy: H = -sum p log2 p is never negative."
@@ -245,7 +245,7 @@ effective_choices_exercise = FunctionExercise(
     returns=NUMBER,
     diagnose=_diagnose_effective_choices,
     question=(
-        "Write effective_choices(probs): the number 2**H, where H = -sum_i p_i log2 p_i is the "
+        "Write effective_choices(probs): the number `2**H`, where H = -sum_i p_i log2 p_i is the "
         "entropy in bits of a 1-D probability vector. Zero probabilities contribute 0 (0 log 0 = 0)."
     ),
     hints=(
@@ -254,5 +254,5 @@ effective_choices_exercise = FunctionExercise(
         "np.log2(0) is -inf and 0 * -inf is nan. Keep only the non-zero probabilities: p = p[p > 0].",
     ),
     solution=effective_choices,
-    praise="A uniform choice among k tokens gives exactly k: that is why 2**H reads as 'how many real options'.",
+    praise="A uniform choice among k tokens gives exactly k: that is why `2**H` reads as 'how many real options'.",
 )

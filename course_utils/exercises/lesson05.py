@@ -226,7 +226,7 @@ def _diagnose_perplexity(case: Case, expected: float, value: float) -> str | Non
     if not np.isfinite(value) or value == 0:
         return (
             f"For {shown}, your function returned {value}. Multiplying 400 probabilities of 0.01 "
-            "gives 1e-800, which a float cannot hold: it underflows to 0, and 0 ** (-1/N) is inf. "
+            "gives 1e-800, which a float cannot hold: it underflows to 0, and `0 ** (-1/N)` is inf. "
             "Work with logarithms: the log of a product is the sum of the logs, which never underflows."
         )
     n = probs.size

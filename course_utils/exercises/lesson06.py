@@ -265,11 +265,11 @@ def _diagnose_beam_score(case: Case, expected: float, got: float) -> str | None:
     if np.isclose(got, total) and length_penalty != 0.0:
         return (
             f"On {about}, you returned the summed log-probability {got:.4g}, the score at length_penalty 0. "
-            "Divide by len ** length_penalty."
+            "Divide by `len ** length_penalty`."
         )
     if n > 1 and np.isclose(got, total / (n - 1) ** length_penalty):
         return (
-            f"On {about}, you divided by {n - 1} ** length_penalty. Hugging Face counts every new token, "
+            f"On {about}, you divided by `{n - 1} ** length_penalty`. Hugging Face counts every new token, "
             f"the end-of-text token too: {n} here."
         )
     if np.isclose(got, float(np.exp(logprobs).prod()) / n ** length_penalty) or got > 0:
