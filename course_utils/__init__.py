@@ -16,8 +16,9 @@ Layers, lowest first; a module imports only from layers below its own (tests/tes
                         SmolLM2's byte-level BPE; the weights in one memory-mapped file per machine;
                         the bundled GGUF file, its model's shape and its weights read
     model               the numpy forward pass of the bundled SmolLM2-135M-Instruct
-    beam_search, structured
-                        beam search as transformers runs it; llguidance's grammar masks
+    beam_search, structured, speculative
+                        beam search as transformers runs it; llguidance's grammar masks;
+                        speculative decoding's rule and its drafts (prompt lookup, early exit)
     generation, adapters
                         the autoregressive loop; transformers / OpenAI-compatible sources
     plots               rendering, live panels updated in place, static lesson figures

@@ -61,14 +61,14 @@ token for token: the batch never changes a result, only how fast it arrives.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from course_utils import checks, interface, structured
+from course_utils import checks, interface, speculative, structured
 from course_utils.beam_search import BeamSearchResult, beam_search, check_max_new_tokens, encode_prompt
 from course_utils.chain import GENERATION_SETTINGS, Chain, SamplingConfig, config_from, takes_settings
-from course_utils.draw import decide
+from course_utils.draw import Decision, decide
 from course_utils.processors import History
 from course_utils.sampling import log_softmax
 
@@ -108,6 +108,9 @@ class Generation:
     # False if max_new_tokens cut it short; None without a constraint.
     complete: bool | None = None
     stop_string: str | None = None  # the stop string that ended it (finish_reason "stop")
+    # Speculative generations only: one `speculative.Verification` per check of a draft (what was
+    # drafted, how much was accepted, where the rejection fell); None otherwise.
+    verifications: tuple | None = None
 
     @property
     def full_text(self) -> str:
@@ -129,6 +132,9 @@ def generate(
     num_beams: int = 1,
     length_penalty: float = 1.0,
     early_stopping: bool | str = False,
+    prompt_lookup_num_tokens: int | None = None,
+    max_matching_ngram_size: int | None = None,
+    assistant_early_exit: int | None = None,
     **settings,
 ) -> Generation | BeamSearchResult:
     """Continue `prompt` token by token; see the module docstring for the settings.
@@ -136,8 +142,17 @@ def generate(
     `num_beams` > 1 runs `beam_search.beam_search` instead (Hugging Face's
     `generate(num_beams=k, do_sample=False)`): it takes no sampling, penalty or grammar settings,
     only `length_penalty` and `early_stopping`, and returns a `beam_search.BeamSearchResult`.
+
+    Speculative decoding (`course_utils.speculative`; Hugging Face's names): a draft guesses tokens
+    and one forward pass of the model checks them, the text still drawn from exactly the model's
+    distribution. `prompt_lookup_num_tokens=g` drafts up to g tokens by continuing the text's last
+    n-gram (up to `max_matching_ngram_size`, default 2) found earlier in it; `assistant_early_exit=k`
+    drafts with the model's first k blocks. The result's `verifications` records every check.
     """
     interface.require(model, interface.LanguageModel, "generate()")
+    draft = speculative.draft_from(model, prompt_lookup_num_tokens=prompt_lookup_num_tokens,
+                                   max_matching_ngram_size=max_matching_ngram_size,
+                                   assistant_early_exit=assistant_early_exit, num_beams=num_beams)
     if num_beams != 1:
         _check_beam_search_alone(settings, seed=seed, json_schema=json_schema, grammar=grammar, stop=stop)
         interface.require(model, interface.BatchModel, "beam search (num_beams > 1)")
@@ -152,6 +167,10 @@ def generate(
         )
     [row] = _rows(model, [prompt], settings, max_new_tokens, [_check_seed(seed)], chat, stop, json_schema, grammar,
                   names=["prompt"])
+    if draft is not None:
+        verifications = speculative.speculate(
+            model, row, draft, lambda logits, decision: record_step(model, logits, decision, row.chain))
+        return replace(row.result(), verifications=tuple(verifications))
     while not row.finished:
         row.take(next_step(model, model.next_token_logits(row.ids), rng=row.rng, chain=row.chain,
                            prompt_ids=row.prompt_ids, generated_ids=row.new_ids))
@@ -175,7 +194,12 @@ def generate_batch(
 
     Row i uses `np.random.default_rng(seed + i)` (or `seed[i]` if `seed` is a list), so its result
     equals `generate(model, prompts[i], seed=seed + i, ...)`; each row stops on its own.
+
+    It does not speculate (prompt_lookup_num_tokens, assistant_early_exit): each row would accept a
+    different number of drafted tokens per check, and the batch's KV cache keeps one length for all
+    its rows. Hugging Face refuses it too ("assisted generate is only supported for batch_size = 1").
     """
+    speculative.refuse_in_batch(settings)
     if isinstance(prompts, str) or not isinstance(prompts, Sequence) or len(prompts) == 0:
         raise TypeError(
             f"prompts must be a non-empty list of prompts (strings or lists of token ids), got {prompts!r}. "
@@ -228,9 +252,14 @@ def next_step(
     `generate`, `generate_batch` and the lesson 05 stepper all draw through this function.
     """
     x = np.asarray(logits)
-    model_logprobs = log_softmax(x.astype(np.float64))
     history = History(np.asarray(prompt_ids, dtype=np.int64), np.asarray(generated_ids, dtype=np.int64))
-    decision = decide(chain, x, history, rng)
+    return record_step(model, x, decide(chain, x, history, rng), chain)
+
+
+def record_step(model, logits, decision: Decision, chain: Chain) -> GenerationStep:
+    """The record of a decided token (`next_step`'s draw, or a speculative check's), from the
+    decision's own computation; the token then moves every processor with state on."""
+    model_logprobs = log_softmax(np.asarray(logits).astype(np.float64))
     token = decision.draw.token
     allowed = [mask.constraint.allowed() for mask in chain.masks]
     allowed_prob = float(np.exp(model_logprobs[np.logical_and.reduce(allowed)]).sum()) if allowed else None

@@ -7,6 +7,8 @@ words, which feature a model cannot serve, before anything runs.
 * `BatchModel`: what `generate_batch`, beam search and speculative decoding need besides: one
   forward pass over many rows and many new positions (``all_positions=True`` returns the logits
   at every one of them), with a KV cache (`Cache`) that can be reordered and cut back.
+* `EarlyExitModel`: what an early-exit draft (``assistant_early_exit=k``) needs besides: how many
+  blocks the model has, and ``forward(..., exit_after=k)``, the logits after its first k blocks.
 * `GrammarModel`: what structured output (``json_schema=`` / ``grammar=``) needs besides: the
   course's tokenizer, whose byte-level vocabulary llguidance reads.
 
@@ -59,6 +61,14 @@ class BatchModel(LanguageModel, Protocol):
                 all_positions: bool = False) -> np.ndarray:
         """Run (batch, n_new) tokens after what `cache` holds; the logits at each row's last position,
         shape (batch, vocab_size), or at every new position with `all_positions`, (batch, n_new, vocab_size)."""
+
+
+@runtime_checkable
+class EarlyExitModel(BatchModel, Protocol):
+    @property
+    def n_layers(self) -> int:
+        """How many blocks `forward` runs; ``forward(..., exit_after=k)`` runs the first k, then the
+        final norm and the unembedding."""
 
 
 @runtime_checkable

@@ -281,8 +281,13 @@ class LlamaModel:
         """An empty KV cache for `batch_size` sequences, to pass to `forward`."""
         return KVCache(self.config, batch_size)
 
+    @property
+    def n_layers(self) -> int:
+        """How many transformer blocks `forward` runs (30); ``exit_after=k`` runs the first k."""
+        return self.config.n_layers
+
     def forward(self, tokens: np.ndarray, cache: KVCache, is_real: np.ndarray | None = None, *,
-                all_positions: bool = False) -> np.ndarray:
+                all_positions: bool = False, exit_after: int | None = None) -> np.ndarray:
         """Run new tokens through the model; returns the logits at each row's last position.
 
         tokens: (batch, n_new) ints, appended after what `cache` already holds.
@@ -290,6 +295,8 @@ class LlamaModel:
         Returns float32 logits of shape (batch, vocab_size); with `all_positions`, the logits after
         every new token, shape (batch, n_new, vocab_size): what checking several guessed tokens in
         one pass needs (speculative decoding), at the cost of the unembedding for each.
+        exit_after: run only the first k blocks, then the final norm and the unembedding (an
+        early-exit draft, course_utils.speculative). It writes the cache of those k layers only.
         """
         tokens = np.asarray(tokens)
         is_real = np.ones(tokens.shape, dtype=bool) if is_real is None else np.asarray(is_real, dtype=bool)
@@ -298,7 +305,7 @@ class LlamaModel:
         mask = self._attention_mask(cache, start, tokens.shape[1])
 
         x = self.embedding[tokens]  # (batch, n_new, d): each token's learned vector
-        for layer, block in enumerate(self.blocks):
+        for layer, block in enumerate(self.blocks[:exit_after]):
             # Each sub-layer adds to x rather than replacing it (the "residual stream").
             x = x + self._attention(block, rms_norm(x, block.attn_norm, self.eps), cache, layer, start, cos, sin, mask)
             x = x + self._mlp(block, rms_norm(x, block.ffn_norm, self.eps))

@@ -19,7 +19,7 @@ LAYERS = [
     {"sampling", "ecosystem", "degeneration", "display"},  # the functions lessons call, data and number formats
     {"tokenizer", "weight_cache", "model_file"},  # text <-> ids; the weights' cache on disk; the GGUF file read
     {"model"},
-    {"beam_search", "structured"},  # below generation, which routes num_beams and json_schema / grammar to them
+    {"beam_search", "structured", "speculative"},  # below generation, which routes num_beams, json_schema / grammar and drafts to them
     {"generation", "adapters"},
     {"plots"},
     {"widgets"},
