@@ -88,10 +88,13 @@ class Draws:
 
     def pick(self, probs: np.ndarray) -> int:
         """A token drawn from `probs` by an exponential race (the course's draw): the largest
-        p_i / e_i wins, with probability exactly p_i."""
-        with np.errstate(divide="ignore"):
-            scores = np.log(probs) - np.log(self.rng.standard_exponential(len(probs)))
-        return int(np.argmax(scores))
+        p_i / e_i wins, with probability exactly p_i. Only tokens with p_i > 0 enter (a greedy or
+        top-k distribution has few), and a sure token draws nothing."""
+        entrants = np.flatnonzero(probs)
+        if len(entrants) == 1:
+            return int(entrants[0])
+        scores = np.log(probs[entrants]) - np.log(self.rng.standard_exponential(len(entrants)))
+        return int(entrants[np.argmax(scores)])
 
 
 def verify(drafted: Sequence[int], qs: Sequence[np.ndarray], p_at: Callable[[int], np.ndarray | None],
