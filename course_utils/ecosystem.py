@@ -97,6 +97,7 @@ __all__ = [
     "stopping_table_markdown",
     "ANTHROPIC_REFUSALS",
     "PENALTY_ADVICE",
+    "SPECULATIVE_DECODING",
 ]
 
 KNOBS = ("temperature", "top_k", "top_p", "min_p")
@@ -750,3 +751,90 @@ PENALTY_ADVICE: dict[str, str] = {
     "5.24.0 generation/logits_process.py; re-checked by tests/test_penalties.py)",
 }
 """Where to start with each penalty, from the sources that set or recommend the values."""
+
+
+# --------------------------------------------------------------------------------------------
+# Speculative decoding: a draft's guesses checked by one pass of the model (lesson 09, issue 25)
+# --------------------------------------------------------------------------------------------
+
+SPECULATIVE_DECODING: dict[str, dict[str, str]] = {
+    "Hugging Face transformers": {
+        "parameters": "generate(assistant_model=...): a smaller model that \"must have the exact same tokenizer\"; "
+        "num_assistant_tokens: its tokens per check (default 20, num_assistant_tokens_schedule=\"constant\"); "
+        "prompt_lookup_num_tokens=g: prompt lookup, up to g tokens; max_matching_ngram_size: the longest n-gram it "
+        "matches (\"Default to 2 if not provided\"); assistant_early_exit=k: the model's own first k layers as the "
+        "draft, for \"models that support early exit (i.e. models where logits from intermediate layers can be "
+        "interpreted by the LM head)\"",
+        "draft": "prompt lookup: the text's last n-gram, n from max_matching_ngram_size down to 1, at its first "
+        "earlier occurrence with tokens after it; the draft stops before a token the logits processors set to -inf "
+        "and before an end-of-sequence token",
+        "rule": "sampling with a draft model's logits: Leviathan et al.'s Algorithm 1 (_speculative_sampling); "
+        "otherwise (greedy, or prompt lookup, which has no logits) the model's own token at every position, the "
+        "draft kept up to the first mismatch",
+        "limits": "batch_size > 1 (\"assisted generate is only supported for batch_size = 1\") and "
+        "num_return_sequences > 1; with num_beams > 1 it only warns that assisted generate \"is only supported "
+        "with Greedy Search and Sample\" and runs beam search, \"some of the set flags will be ignored\"",
+        "source": "transformers 5.24.0 generation/configuration_utils.py (the GenerationConfig docstring, "
+        "_get_default_generation_params, get_generation_mode), generation/utils.py (generate's docstring, "
+        "_get_candidate_generator, _assisted_decoding), generation/candidate_generator.py "
+        "(PromptLookupCandidateGenerator, EarlyExitCandidateGenerator); tests/test_speculative.py compares prompt "
+        "lookup's drafts and its greedy text with the installed library",
+        "checked": "2026-12-07",
+    },
+    "vLLM": {
+        "parameters": "speculative_config={\"method\": ..., \"num_speculative_tokens\": ..., \"model\": ...}; methods: "
+        "\"ngram\" (prompt_lookup_max required, prompt_lookup_min default 1), \"ngram_gpu\", \"suffix\", "
+        "\"draft_model\", \"medusa\", \"mlp_speculator\", \"eagle\", \"eagle3\", the MTP heads (\"mtp\", "
+        "\"deepseek_mtp\", ...), \"dflash\", \"dspark\", \"extract_hidden_states\", \"custom_class\"",
+        "draft": "draft_sample_method \"greedy\" by default (\"the draft probabilities are treated as one-hot during "
+        "rejection sampling\") or \"probabilistic\" (\"uses the full draft logits for the probability ratio test\")",
+        "rule": "rejection_sample_method \"standard\" by default (\"probabilistic rejection sampling\"); "
+        "\"synthetic\" (a set acceptance rate, for benchmarks) and \"block\" (Sun et al.'s block verification)",
+        "limits": "not checked",
+        "source": "vllm-project/vllm vllm/config/speculative.py, class SpeculativeConfig and the SpeculativeMethod "
+        "literal (commit 002e77c)",
+        "checked": "2026-12-07",
+    },
+    "llama.cpp": {
+        "parameters": "llama-server --spec-type (a comma-separated list of none, draft-simple, draft-eagle3, "
+        "draft-mtp, draft-dflash, draft-dspark, ngram-simple, ngram-map-k, ngram-map-k4v, ngram-mod, ngram-cache; "
+        "default none), --spec-draft-model / -md (the draft model), --spec-draft-n-max (tokens to draft, default 3), "
+        "--spec-draft-n-min (default 0), --spec-draft-p-min (\"minimum speculative decoding probability (greedy)\", "
+        "default 0.00), the --spec-ngram-* sizes; the older --draft-max and --draft-min \"has been removed\"",
+        "draft": "--spec-draft-sampling greedy (the default: \"takes its argmax\") or probabilistic (\"samples it and "
+        "has the target verify by rejection sampling\")",
+        "rule": "not documented beyond --spec-draft-sampling",
+        "limits": "not checked",
+        "source": "ggml-org/llama.cpp tools/server/README.md, the server's options (commit 00dc805); docs/speculative.md "
+        "(commit 067318e) describes the n-gram types",
+        "checked": "2026-12-07",
+    },
+    "OpenAI API": {
+        "parameters": "Predicted Outputs: Chat Completions' prediction={\"type\": \"content\", \"content\": ...}, \"The content "
+        "that should be matched when generating a model response. If generated tokens would match this content, the "
+        "entire model response can be returned much more quickly.\" Models: \"the latest gpt-4o, gpt-4o-mini, "
+        "gpt-4.1, gpt-4.1-mini, and gpt-4.1-nano models\"",
+        "draft": "the text the request gives (typically the file being edited); usage.completion_tokens_details "
+        "counts accepted_prediction_tokens and rejected_prediction_tokens",
+        "rule": "not documented (whether the check keeps the sampled distribution is not said)",
+        "limits": "cost: \"any rejected tokens are still billed like other completion tokens generated by the API, so "
+        "Predicted Outputs can introduce higher costs for your requests\"",
+        "source": "openai-python src/openai/types/chat/chat_completion_prediction_content_param.py (commit 0444895); "
+        "the Predicted Outputs guide, developers.openai.com/api/docs/guides/predicted-outputs (its models sentence "
+        "read there, its billing sentence in a mirror of the page)",
+        "checked": "2026-12-07",
+    },
+    "this course": {
+        "parameters": "generate(prompt_lookup_num_tokens=g, max_matching_ngram_size=n) and "
+        "generate(assistant_early_exit=k), Hugging Face's names; Generation.verifications records every check",
+        "draft": "prompt lookup as Hugging Face's; the early-exit draft is the course's model after its first k of 30 "
+        "blocks, through the final norm, the LM head and the same chain (a real q)",
+        "rule": "Leviathan et al.'s, written once (course_utils.speculative.verify); prompt lookup is its one-hot q",
+        "limits": "generate_batch() and num_beams > 1 refuse it; sampled speculation is refused where COURSE_MIN_MARGIN "
+        "asks for margins (its accept tests have none measured)",
+        "source": "course_utils/speculative.py; tests/test_speculative.py",
+        "checked": "2026-12-07",
+    },
+}
+"""Speculative decoding where it exists: how to ask for it, the draft, the accept/reject rule, what it
+refuses or costs (limits), and where each was read (dated)."""
