@@ -13,11 +13,20 @@ config's, plus any with state of their own (a grammar's mask), which `advance` m
 
 The two orders (``ORDERS``):
 
-* ``"transformers"``: temperature -> top-k -> top-p -> min-p (the order ``generate()`` applies).
-* ``"llama.cpp"``: top-k -> top-p -> min-p on the T = 1 distribution, then temperature on the
-  survivors (llama.cpp's default sampler chain puts temperature last).
+* ``"transformers"``: temperature -> top-k -> top-p -> min-p (the order ``generate()`` applies),
+  then typical -> epsilon -> eta (its warpers' order). transformers has no top-nσ or XTC: the
+  course runs top-nσ just before top-k and XTC after the last cut, where llama.cpp's chain puts
+  them among these dials (top-nσ's kept set does not depend on the temperature, so before or
+  after it is the same set).
+* ``"llama.cpp"``: top-nσ -> top-k -> typical -> top-p -> min-p -> XTC on the T = 1 distribution,
+  then temperature on the survivors (llama.cpp's default sampler chain puts temperature last).
+  llama.cpp has no epsilon or eta: the course runs them after min-p, as transformers does.
 
-Before either, the stage every library runs first (`processors.history`).
+With ``mirostat=2`` either order is temperature -> mirostat, which draws the token itself: as in
+llama.cpp, no other truncation dial runs (the course refuses them rather than ignoring them).
+
+Before either, the stage every library runs first (`processors.history`), llama.cpp's DRY
+right after the repetition penalties (where its chain puts it; transformers has no DRY).
 """
 
 from __future__ import annotations
@@ -32,9 +41,11 @@ from typing import NamedTuple
 import numpy as np
 
 from course_utils.processors import (
-    NO_HISTORY, AllowedTokenIds, ConstraintMask, History, LlamaCppPenalties, LogitBias, MinNewTokens, MinP, NoRepeatNGram, OpenAIPenalties,
-    Processor, RepetitionPenalty, Temperature, TopK, TopP,
+    DRY, NO_HISTORY, XTC, AllowedTokenIds, ConstraintMask, EpsilonCutoff, EtaCutoff, History, LlamaCppPenalties, LogitBias,
+    MinNewTokens, MinP, Mirostat, NoRepeatNGram, OpenAIPenalties, Processor, RepetitionPenalty, Temperature, TopK,
+    TopNSigma, TopP, TypicalP,
 )
+from course_utils.processors import samplers as _samplers
 from course_utils.processors.base import check_count
 from course_utils.processors.truncation import softmax
 
@@ -63,6 +74,20 @@ class SamplingConfig:
     logit_bias: Mapping[int, float] | None = field(default=None, metadata=_BEFORE)
     allowed_token_ids: Sequence[int] | None = field(default=None, metadata=_BEFORE)
     min_new_tokens: int = field(default=0, metadata=_GENERATION)
+    typical_p: float = field(default=1.0, metadata=_CHAIN)
+    epsilon_cutoff: float = field(default=0.0, metadata=_CHAIN)
+    eta_cutoff: float = field(default=0.0, metadata=_CHAIN)
+    top_n_sigma: float = field(default=_samplers.TOP_N_SIGMA_OFF, metadata=_CHAIN)
+    xtc_probability: float = field(default=0.0, metadata=_CHAIN)
+    xtc_threshold: float = field(default=_samplers.XTC_THRESHOLD, metadata=_CHAIN)
+    dry_multiplier: float = field(default=0.0, metadata=_BEFORE)
+    dry_base: float = field(default=_samplers.DRY_BASE, metadata=_BEFORE)
+    dry_allowed_length: int = field(default=_samplers.DRY_ALLOWED_LENGTH, metadata=_BEFORE)
+    dry_penalty_last_n: int = field(default=_samplers.DRY_PENALTY_LAST_N, metadata=_BEFORE)
+    dry_sequence_breakers: Sequence | None = field(default=None, metadata=_BEFORE)
+    mirostat: int = field(default=0, metadata=_CHAIN)
+    mirostat_tau: float = field(default=_samplers.MIROSTAT_TAU, metadata=_CHAIN)
+    mirostat_eta: float = field(default=_samplers.MIROSTAT_ETA, metadata=_CHAIN)
 
     def __post_init__(self):
         if self.order not in ORDERS:
@@ -76,10 +101,38 @@ class SamplingConfig:
         object.__setattr__(self, "before", tuple(before))
 
     def _truncation(self) -> list[Processor]:
-        temperature = Temperature(self.temperature)
-        filters = [TopK(self.top_k, self.min_tokens_to_keep), TopP(self.top_p, self.min_tokens_to_keep),
-                   MinP(self.min_p, self.min_tokens_to_keep)]
-        return [temperature, *filters] if self.order == "transformers" else [*filters, temperature]
+        temperature, keep = Temperature(self.temperature), self.min_tokens_to_keep
+        mirostat = Mirostat(self.mirostat, self.mirostat_tau, self.mirostat_eta)
+        top_k, top_p, min_p = TopK(self.top_k, keep), TopP(self.top_p, keep), MinP(self.min_p, keep)
+        # The samplers beyond top-p enter the list only when on, so with them off the chain (and
+        # every number it gives) is what it was before they existed.
+        sigma, typical = _on(TopNSigma(self.top_n_sigma)), _on(TypicalP(self.typical_p, keep))
+        cutoffs = _on(EpsilonCutoff(self.epsilon_cutoff, keep), EtaCutoff(self.eta_cutoff, keep))
+        xtc = _on(XTC(self.xtc_probability, self.xtc_threshold, keep))
+        if mirostat.active:
+            self._check_alone_with_mirostat()
+            return [temperature, mirostat]
+        if self.order == "transformers":
+            return [temperature, *sigma, top_k, top_p, min_p, *typical, *cutoffs, *xtc]
+        return [*sigma, top_k, *typical, top_p, min_p, *cutoffs, *xtc, temperature]
+
+    def _check_alone_with_mirostat(self) -> None:
+        """llama.cpp's mirostat replaces the chain (temperature, then mirostat draws), and in its
+        order the penalties and DRY are skipped too (common/sampling.cpp): a dial set beside it
+        would do nothing, so it is refused with that reason."""
+        skipped = ["top_k", "top_p", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff", "top_n_sigma",
+                   "xtc_probability"]
+        if self.order == "llama.cpp":
+            skipped += ["repetition_penalty", "frequency_penalty", "presence_penalty", "dry_multiplier"]
+        on = [name for name in skipped if getattr(self, name) != _DEFAULTS[name]
+              and not (name == "top_n_sigma" and self.top_n_sigma == 0)]
+        if on:
+            raise ValueError(
+                f"{on[0]}={getattr(self, on[0])!r} does nothing with mirostat=2: as in llama.cpp, mirostat replaces "
+                "the chain (temperature, then mirostat chooses the token) and the other samplers are skipped"
+                f"{' (in llama.cpp order the penalties and DRY too)' if self.order == 'llama.cpp' else ''}. "
+                f"Leave {on[0]} at its default, or set mirostat=0."
+            )
 
     def _before(self) -> list[Processor]:
         masks = [AllowedTokenIds(self.allowed_token_ids), LogitBias(self.logit_bias)]
@@ -95,7 +148,9 @@ class SamplingConfig:
         else:
             penalties = [LlamaCppPenalties(self.repetition_penalty, self.frequency_penalty, self.presence_penalty,
                                            check_count(self.repeat_last_n, "repeat_last_n", window))]
-        return [*masks, *penalties, NoRepeatNGram(self.no_repeat_ngram_size), MinNewTokens(self.min_new_tokens)]
+        dry = DRY(self.dry_multiplier, self.dry_base, self.dry_allowed_length, self.dry_penalty_last_n,
+                  self.dry_sequence_breakers)
+        return [*masks, *penalties, dry, NoRepeatNGram(self.no_repeat_ngram_size), MinNewTokens(self.min_new_tokens)]
 
     def settings(self) -> dict:
         """The dials as keywords, as the learner gave them (defaults filled in)."""
@@ -103,6 +158,10 @@ class SamplingConfig:
 
     def replace(self, **changes) -> SamplingConfig:
         return dataclasses.replace(self, **changes)
+
+
+def _on(*processors: Processor) -> list[Processor]:
+    return [p for p in processors if p.active]
 
 
 _FIELDS = dataclasses.fields(SamplingConfig)
@@ -155,6 +214,7 @@ class Run(NamedTuple):
     penalized: np.ndarray  # the penalized logits of those tokens (float64)
     stages: dict[str, np.ndarray]  # the logits after each processor of temperature and truncation
     top_k_gap: float  # half the gap at top-k's cut, in raw logits (0 for a tie it keeps whole)
+    xtc_applied: bool = True  # whether XTC's coin made it act at this step (when it is on)
 
     @property
     def final(self) -> np.ndarray:
@@ -165,17 +225,23 @@ class Run(NamedTuple):
 class Chain:
     """One generation's processors: the config's, with `masks` (constraints with state of their
     own, such as a grammar's `structured.TokenConstraint`, each applied as a `ConstraintMask`) after
-    the allowed ids, and the model's end-of-text ids for `min_new_tokens`."""
+    the allowed ids, and the model's end-of-text ids for `min_new_tokens`. With `breakers` (a
+    vocabulary's token texts and its encoder), DRY's sequence breakers given as text become ids.
+    Processors with state (mirostat's mu) are fresh for each chain."""
 
-    def __init__(self, config: SamplingConfig, *, masks: Sequence = (), eos_ids=frozenset()):
+    def __init__(self, config: SamplingConfig, *, masks: Sequence = (), eos_ids=frozenset(), breakers=None):
         self.config = config
         allowed = [p for p in config.before if isinstance(p, AllowedTokenIds)]
-        others = [p.__class__(p.min_new_tokens, frozenset(eos_ids)) if isinstance(p, MinNewTokens) else p
+        others = [p.__class__(p.min_new_tokens, frozenset(eos_ids)) if isinstance(p, MinNewTokens)
+                  else p.resolve(*breakers) if isinstance(p, DRY) and breakers is not None else p
                   for p in config.before if not isinstance(p, AllowedTokenIds)]
         self.masks = tuple(ConstraintMask(constraint) for constraint in masks)
         self._own = (*allowed, *others)  # the config's processors
         self.before: tuple[Processor, ...] = (*allowed, *self.masks, *others)
-        self.truncation = config.truncation
+        self.truncation = tuple(p.fresh() for p in config.truncation)
+        self.xtc = next((p for p in self.truncation if isinstance(p, XTC)), None)
+        self.mirostat = next((p for p in self.truncation if isinstance(p, Mirostat)), None)
+        self._last: Run | None = None  # the last step's run, which mirostat learns from
         self.slope = math.prod(p.slope for p in self.before)  # how much a raw logit's change can grow
 
     @property
@@ -204,8 +270,9 @@ class Chain:
         for processor in self._own:
             processor(stand_in, [NO_HISTORY])
 
-    def run(self, row: np.ndarray) -> Run:
-        """The processors of temperature and truncation applied once to one penalized row.
+    def run(self, row: np.ndarray, *, xtc_applies: bool = True) -> Run:
+        """The processors of temperature and truncation applied once to one penalized row;
+        `xtc_applies` is XTC's coin for this step (`draw.decide` draws it from the generation's rng).
 
         Top-k chooses by order alone, and a temperature in the usual range keeps the order of the
         logits, so top-k can choose first, on the row as it is: then only its k survivors are
@@ -224,10 +291,13 @@ class Chain:
                 ids, gap, x = self._top_k(top_k, x, x, unit=self.filter_unit)
                 if ids is not None:
                     penalized, stages = penalized[ids], {name: z[ids] for name, z in stages.items()}
+            elif processor is self.xtc:
+                x = processor(x, applies=xtc_applies)
             elif processor is not top_k:
                 x = processor(x)
             stages[processor.name] = x
-        return Run(ids, row, penalized, stages, gap)
+        self._last = Run(ids, row, penalized, stages, gap, xtc_applies)
+        return self._last
 
     @staticmethod
     def _top_k(top_k: TopK, ranked: np.ndarray, x: np.ndarray, unit: float) -> tuple:
@@ -240,13 +310,14 @@ class Chain:
         gap = 0.0 if len(ids) > top_k.k else float(kept.min() - below) / 2 * unit
         return ids, gap, x[ids]
 
-    def final_logits(self, x: np.ndarray) -> np.ndarray:
+    def final_logits(self, x: np.ndarray, *, xtc_applies: bool = True) -> np.ndarray:
         for processor in self.truncation:
-            x = processor(x)
+            x = processor(x, applies=xtc_applies) if processor is self.xtc else processor(x)
         return x
 
     def stages(self, x: np.ndarray) -> list[Stage]:
-        """The distribution after each processor of temperature and truncation (x is penalized)."""
+        """The distribution after each processor of temperature and truncation (x is penalized);
+        XTC's stage shows the step where its coin makes it act."""
         stages, after_temperature = [], False
         for processor in self.truncation:
             x = processor(x)
@@ -261,14 +332,24 @@ class Chain:
         return ", ".join(p.label for p in self.before)
 
     def advance(self, token_id: int) -> None:
-        """Tell every processor which token was chosen."""
+        """Tell every processor which token was chosen; mirostat learns the token's surprise in the
+        distribution of the last `run` it was drawn from."""
         for processor in self.before:
             processor.advance(token_id)
+        if self.mirostat is not None and self._last is not None:
+            run = self._last
+            where = token_id if run.ids is None else int(np.searchsorted(run.ids, token_id))
+            self.mirostat.learn(float(-np.log2(softmax(run.final)[where])))
+
+    @property
+    def mirostat_mu(self) -> float | None:
+        """Mirostat's mu now (None without mirostat): the surprise above which it cuts, in bits."""
+        return None if self.mirostat is None else self.mirostat.mu
 
     def state(self) -> tuple:
         """Every processor's state, for `restore` (a generation that rolls back needs it)."""
-        return tuple(p.state() for p in self.before)
+        return tuple(p.state() for p in (*self.before, *self.truncation))
 
     def restore(self, state: tuple) -> None:
-        for processor, saved in zip(self.before, state):
+        for processor, saved in zip((*self.before, *self.truncation), state):
             processor.restore(saved)

@@ -19,6 +19,8 @@ import numpy as np
 
 from course_utils.chain import Chain, Run
 from course_utils.processors import History
+from course_utils.processors import Temperature
+from course_utils.processors.samplers import _Cut
 from course_utils.processors.truncation import divide_by_temperature, softmax
 from course_utils.reproducibility import check_margin, required
 
@@ -50,7 +52,7 @@ class Decision:
     @cached_property
     def kept_range(self) -> tuple[int, int]:
         """The fewest and the most tokens another machine's chain could keep (`kept_range`)."""
-        return kept_range(self.chain, self.run.row, self.probs)
+        return kept_range(self.chain, self.run.row, self.probs, self.run)
 
     @property
     def prob(self) -> float:
@@ -80,9 +82,11 @@ def decide(chain: Chain, row: np.ndarray, history: History, rng: np.random.Gener
     """Apply the chain to one row of logits once, draw once, and say how it was decided.
 
     Without `measure` (when nothing will read or check the margin), the margin is NaN and the work
-    of measuring it is skipped: the token is the same.
+    of measuring it is skipped: the token is the same. With XTC on, its coin comes from `rng` first
+    (one number per step), then the draw's.
     """
-    run = chain.run(chain.penalize(row[None], [history])[0] if chain.before else row)
+    xtc_applies = chain.xtc.coin(rng) if chain.xtc is not None else True
+    run = chain.run(chain.penalize(row[None], [history])[0] if chain.before else row, xtc_applies=xtc_applies)
     draw = race(chain, run, rng, measure)
     if measure:
         check_margin(draw.margin, f"Token {draw.token} was drawn")
@@ -99,10 +103,13 @@ def race(chain: Chain, run: Run, rng: np.random.Generator, measure: bool) -> Dra
 def _race(chain: Chain, run: Run, rng, measure: bool) -> tuple[int, float]:
     c, x, stages = chain.config, run.penalized, run.stages
     t = c.temperature
+    cuts = sampler_cuts(chain, run)
+    if t == 0.0 and cuts:  # greedy after cuts that may remove the largest logit (typical, XTC)
+        return _greedy_after_cuts(run, cuts, measure)
     if t == 0.0:  # greedy: the largest logit, whatever the cuts (they all keep it)
         row = run.row.astype(np.float64)
         return int(np.argmax(row)), (_half_gap(row) if measure else float("nan"))
-    kept = np.isfinite(stages["min_p"])  # the last cut in either order
+    kept = np.isfinite(_last_cut(stages))
     # Every token top-k kept enters, each with its own exponential (so which tokens enter is
     # decided at top-k's cut: `run.top_k_gap`).
     log_e = np.log(rng.standard_exponential(len(x)))
@@ -117,7 +124,57 @@ def _race(chain: Chain, run: Run, rng, measure: bool) -> tuple[int, float]:
     if not measure:
         return token, float("nan")
     distance = min(_half_gap(scores[entrants]) * t, run.top_k_gap)
-    return token, _top_p_min_p_cut(chain, stages, kept, scores, winner, distance)
+    distance = _top_p_min_p_cut(chain, stages, kept, scores, winner, distance)
+    return token, _sampler_cut(cuts, kept, scores, winner, t, distance)
+
+
+def sampler_cuts(chain: Chain, run: Run) -> list[np.ndarray]:
+    """For each cut of `processors.samplers` in the chain (typical, epsilon, eta, top-nσ, XTC,
+    mirostat): per token of the run, how far (in raw logits, before the penalties' slope) its side
+    of that cut is. Cuts behind a temperature of 0 leave one token whatever they do: none."""
+    cuts, seen, unit = [], run.penalized, 1.0
+    for processor in chain.truncation:
+        if isinstance(processor, Temperature):
+            unit = processor.temperature
+        elif isinstance(processor, _Cut) and unit > 0:
+            applies = {"applies": run.xtc_applied} if processor is chain.xtc else {}
+            cuts.append(processor.cut_distance(seen, **applies) * unit)
+        seen = run.stages[processor.name]
+    return cuts
+
+
+def _sampler_cut(cuts: list[np.ndarray], kept: np.ndarray, scores: np.ndarray, winner: int, t: float,
+                 bound: float) -> float:
+    """How far (raw logits) the samplers' cuts are from changing who wins the race, when less than
+    `bound`: the winner crossing a cut, or a removed token crossing back while it could also catch
+    up with the winner (half its score's gap behind, T (score_w - score_j) / 2)."""
+    if not cuts:
+        return bound
+    removed = np.flatnonzero(~kept & np.isfinite(scores))
+    behind = np.maximum(t * (scores[winner] - scores[removed]) / 2, 0.0)
+    margin = bound
+    for d in cuts:
+        margin = min(margin, float(d[winner]), float(np.min(np.maximum(behind, d[removed]), initial=np.inf)))
+    return margin
+
+
+def _greedy_after_cuts(run: Run, cuts: list[np.ndarray], measure: bool) -> tuple[int, float]:
+    """Greedy decoding where a cut before temperature (llama.cpp's order) may remove the largest
+    logit: the largest of those the cuts keep, by half its gap to the next kept, or less when a cut
+    could change which it is."""
+    kept = np.isfinite(_last_cut(run.stages))
+    kept_logits = np.where(kept, run.penalized, -np.inf)
+    winner = int(np.argmax(kept_logits))
+    token = winner if run.ids is None else int(run.ids[winner])
+    if not measure:
+        return token, float("nan")
+    scores = run.penalized.astype(np.float64)
+    return token, _sampler_cut(cuts, kept, scores, winner, 1.0, _half_gap(kept_logits))
+
+
+def _last_cut(stages: dict) -> np.ndarray:
+    """The logits after the last cut of either order (temperature may come after it)."""
+    return stages[[name for name in stages if name != "temperature"][-1]]
 
 
 def _top_p_min_p_cut(chain: Chain, stages: dict, kept: np.ndarray, scores: np.ndarray, winner: int,
@@ -137,7 +194,8 @@ def _top_p_min_p_cut(chain: Chain, stages: dict, kept: np.ndarray, scores: np.nd
     if c.top_p >= 1.0 and c.min_p == 0.0:
         return bound
     unit, keep = chain.filter_unit, c.min_tokens_to_keep
-    before = stages["top_k"]  # what top-p sees (min-p sees what top-p keeps)
+    names = list(stages)
+    before = stages[names[names.index("top_p") - 1]]  # what top-p sees (min-p sees what top-p keeps)
     q = softmax(before) if c.top_p < 1.0 else None  # what top-p measures its masses in
     best, second = _largest(before, 2) if c.min_p > 0.0 else (None, None)
     # Both cuts keep the min_tokens_to_keep most likely whatever the rest: a top-k of their own.
@@ -240,27 +298,49 @@ def _half_gap(scores: np.ndarray) -> float:
 # ---- how many tokens another machine could keep ----------------------------------------------
 
 
-def kept_range(chain: Chain, penalized: np.ndarray, final: np.ndarray) -> tuple[int, int]:
+def kept_range(chain: Chain, penalized: np.ndarray, final: np.ndarray, run: Run | None = None) -> tuple[int, int]:
     """The fewest and the most tokens the chain keeps when every logit may move by the margin
     ``COURSE_MIN_MARGIN`` requires: what another machine could count. Without a required margin, or
     without top-p and min-p (top-k keeps k, ties aside), both are the count itself (`final`'s).
 
     Moving every logit by up to d moves a mass's log-odds, and a probability ratio's log, by up to
     2d (2d / T behind temperature in the transformers order), so the count is taken again with
-    top_p and min_p moved that far each way.
+    top_p and min_p moved that far each way. The samplers' cuts (`sampler_cuts`, measured on `run`,
+    the step's own run when given: XTC's coin and mirostat's mu as they were) widen the range by
+    every token that close to one of them.
     """
     c = chain.config
     count = int(np.count_nonzero(final))
-    if required() == 0 or c.temperature == 0.0 or (c.top_p >= 1.0 and c.min_p == 0.0):
+    if required() == 0 or c.temperature == 0.0:
         return count, count
+    if run is None and any(isinstance(p, _Cut) for p in chain.truncation):
+        run = chain.run(penalized)
+    fewest, most = _sampler_cut_range(chain, run, count)
+    if c.top_p >= 1.0 and c.min_p == 0.0:
+        return fewest, most
     spread = 2 * required() * chain.slope / chain.filter_unit
 
     def moved(sign: float) -> int:
         top_p = c.top_p if c.top_p >= 1.0 else float(1 / (1 + np.exp(-(_logit(c.top_p) + sign * spread))))
         min_p = min(1.0, c.min_p * float(np.exp(-sign * spread)))
-        return int(np.count_nonzero(softmax(Chain(c.replace(top_p=top_p, min_p=min_p)).run(penalized).final)))
+        moved_chain = Chain(c.replace(top_p=top_p, min_p=min_p))
+        xtc_applies = run.xtc_applied if run is not None else True
+        return int(np.count_nonzero(softmax(moved_chain.run(penalized, xtc_applies=xtc_applies).final)))
 
-    return moved(-1), moved(+1)
+    return min(fewest, moved(-1)), max(most, moved(+1))
+
+
+def _sampler_cut_range(chain: Chain, run: Run | None, count: int) -> tuple[int, int]:
+    """`count` widened by the tokens within the required margin of a sampler's cut: those kept
+    could be removed, those removed could come back."""
+    cuts = sampler_cuts(chain, run) if run is not None else []
+    if not cuts:
+        return count, count
+    kept = np.isfinite(_last_cut(run.stages))
+    near = [d < required() * chain.slope for d in cuts]
+    could_go = int(np.count_nonzero(np.logical_or.reduce(near) & kept))
+    could_come = int(np.count_nonzero(np.logical_or.reduce(near) & ~kept))
+    return max(count - could_go, 1), count + could_come
 
 
 def _logit(q) -> np.ndarray:

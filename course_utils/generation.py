@@ -91,6 +91,8 @@ class GenerationStep:
     # The fewest and the most tokens truncation could keep on another machine
     # (sampling.kept_count_range); (n_kept, n_kept) unless COURSE_MIN_MARGIN asks for a margin.
     kept_range: tuple[int, int] | None = None
+    # With mirostat=2: its mu at this step, the surprise (bits) above which it cut; None without.
+    mirostat_mu: float | None = None
 
 
 @dataclass(frozen=True)
@@ -263,6 +265,7 @@ def record_step(model, logits, decision: Decision, chain: Chain) -> GenerationSt
     token = decision.draw.token
     allowed = [mask.constraint.allowed() for mask in chain.masks]
     allowed_prob = float(np.exp(model_logprobs[np.logical_and.reduce(allowed)]).sum()) if allowed else None
+    mirostat_mu = chain.mirostat_mu  # before the token moves it on
     chain.advance(token)
     return GenerationStep(
         token_id=token,
@@ -275,6 +278,7 @@ def record_step(model, logits, decision: Decision, chain: Chain) -> GenerationSt
         logprob=float(model_logprobs[token]),
         margin=decision.draw.margin,
         allowed_prob=allowed_prob,
+        mirostat_mu=mirostat_mu,
     )
 
 
@@ -345,15 +349,25 @@ def _rows(model, prompts, settings, max_new_tokens, seeds, chat, stop, json_sche
     if json_schema is not None or grammar is not None:
         interface.require(model, interface.GrammarModel, "json_schema= and grammar=")
     recorded_constraint = _constraint_settings(json_schema, grammar)
+    breakers = _dry_breakers(model, config)
     rows = []
     for prompt, name, seed in zip(prompts, names, seeds):
         prompt_text, ids = encode_prompt(model, prompt, chat, name=name)
-        chain = Chain(config, masks=_constraint(model, json_schema, grammar), eos_ids=model.eos_ids)
+        chain = Chain(config, masks=_constraint(model, json_schema, grammar), eos_ids=model.eos_ids,
+                      breakers=breakers)
         chain.check_vocabulary(model.vocab_size)
         recorded = {**config.settings(), "seed": seed, "chat": chat, **({"stop": list(stop)} if stop else {}),
                     **recorded_constraint}
         rows.append(_Row(model, prompt_text, ids, chain, seed, max_new_tokens, stop, recorded))
     return rows
+
+
+def _dry_breakers(model, config: SamplingConfig):
+    """What DRY needs to turn its text breakers into ids, as llama-server does with its tokenizer:
+    every token's text and the encoder (None when DRY is off)."""
+    if config.dry_multiplier == 0:
+        return None
+    return [model.decode([i]) for i in range(model.vocab_size)], model.encode
 
 
 def _constraint(model, json_schema, grammar) -> list[structured.TokenConstraint]:

@@ -152,16 +152,29 @@ def penalize_logits(logits, *, prompt_ids=None, generated_ids=None, **settings) 
 
 
 @takes_settings
-def next_token_distribution(logits, *, prompt_ids=None, generated_ids=None, **settings) -> np.ndarray:
+def next_token_distribution(logits, *, prompt_ids=None, generated_ids=None, rng=None, **settings) -> np.ndarray:
     """The final probabilities the next token is drawn from, after the whole chain.
 
     The penalty keywords act on the raw logits before the chain: see `penalize_logits`.
+
+    XTC (``xtc_probability``) is random: at each step a coin decides whether it acts. Without an
+    `rng` this returns the distribution the token is really drawn from, the mixture of the two
+    outcomes, (1 - xtc_probability) * (XTC does not act) + xtc_probability * (XTC acts). With an
+    `rng` it tosses the coin from it, as a generation step does, and returns that one outcome (the
+    same rng then gives `sample_next_token` the next numbers). Mirostat starts from mu = 2 tau here,
+    as at a generation's first step.
     """
     chain = Chain(config_from(settings))
     x, rows, histories = _rows(logits, prompt_ids, generated_ids)
     if chain.before:
         x = chain.penalize(rows, histories).reshape(x.shape)
-    return _math.softmax(chain.final_logits(x))
+    if chain.xtc is None:
+        return _math.softmax(chain.final_logits(x))
+    if rng is not None:
+        return _math.softmax(chain.final_logits(x, xtc_applies=chain.xtc.coin(_check_rng(rng))))
+    acts = chain.xtc.xtc_probability
+    return ((1 - acts) * _math.softmax(chain.final_logits(x, xtc_applies=False))
+            + acts * _math.softmax(chain.final_logits(x, xtc_applies=True)))
 
 
 @takes_settings

@@ -3,8 +3,10 @@
 Before temperature, the stage every library runs on the raw logits (`history`): the masks
 (`AllowedTokenIds`, and `ConstraintMask`: a grammar's, with state of its own), `LogitBias`,
 the repetition penalties (`RepetitionPenalty` and `OpenAIPenalties`, or `LlamaCppPenalties`),
-`NoRepeatNGram` and `MinNewTokens`. Then `Temperature` and the truncation dials `TopK`, `TopP`,
-`MinP` (`truncation`), in the order of ``transformers`` or of ``llama.cpp``.
+`NoRepeatNGram`, `MinNewTokens` and llama.cpp's `DRY`. Then `Temperature` and the truncation dials
+`TopK`, `TopP`, `MinP` (`truncation`) and the samplers beyond them (`samplers`): `TypicalP`,
+`EpsilonCutoff`, `EtaCutoff`, `TopNSigma`, `XTC`, in the order of ``transformers`` or of
+``llama.cpp``; or `Mirostat`, which replaces the truncation dials.
 
 `course_utils.chain.SamplingConfig` builds the list from the dials' values; `Processor` (in
 `base`) is the shape every dial has: docs/adding-a-dial.md shows how to add one.
@@ -16,10 +18,11 @@ from course_utils.processors.base import (
 from course_utils.processors.history import (
     AllowedTokenIds, ConstraintMask, LlamaCppPenalties, LogitBias, MinNewTokens, NoRepeatNGram, OpenAIPenalties, RepetitionPenalty,
 )
+from course_utils.processors.samplers import DRY, XTC, EpsilonCutoff, EtaCutoff, Mirostat, TopNSigma, TypicalP
 from course_utils.processors.truncation import MinP, Temperature, TopK, TopP
 
 __all__ = [
-    "AllowedTokenIds", "ConstraintMask", "History", "LlamaCppPenalties", "LogitBias", "MinNewTokens", "MinP", "NO_HISTORY",
-    "NoRepeatNGram", "OpenAIPenalties", "Processor", "RepetitionPenalty", "Temperature", "TopK", "TopP",
+    "AllowedTokenIds", "ConstraintMask", "DRY", "EpsilonCutoff", "EtaCutoff", "History", "LlamaCppPenalties", "LogitBias", "MinNewTokens", "MinP", "Mirostat", "NO_HISTORY",
+    "NoRepeatNGram", "OpenAIPenalties", "Processor", "RepetitionPenalty", "Temperature", "TopK", "TopNSigma", "TopP", "TypicalP", "XTC",
     "check_histories", "check_logits",
 ]

@@ -65,6 +65,11 @@ class Processor:
         """The most a change of an input logit can be magnified in its output (for draw margins)."""
         return 1.0
 
+    def fresh(self) -> Processor:
+        """This processor with its state as at the start (a generation builds one per row); a
+        stateless processor is its own."""
+        return self
+
     def advance(self, token_id: int) -> None:
         """The chain chose `token_id`: a stateful processor moves on (a stateless one ignores it)."""
 
