@@ -426,6 +426,11 @@ window.__dd = window.__dd || (() => {
         const response = await fetch(img.src);
         return pngText(await response.arrayBuffer(), 'dd-main');
     }
+    // A text chunk of the picture on screen now ('dd-marks', 'dd-boundary'...), or null.
+    async function chunkOnScreen(root, key) {
+        const response = await fetch(figure(root).src);
+        return pngText(await response.arrayBuffer(), key);
+    }
     // The smallest text of the figure as the reader sees it, in CSS pixels: its size in the PNG's
     // own pixels (the 'dd-min-text-px' chunk) times how much the page scales the <img>.
     async function smallestTextCssPx(root) {
@@ -512,8 +517,8 @@ window.__dd = window.__dd || (() => {
         rec.observer.disconnect();
         if (rec.kernel) rec.kernel.statusChanged.disconnect(rec.onStatus);
     }
-    return {control, figure, handle, shown, room, isSelect, drawnFor, smallestTextCssPx, sameValue, arm, state,
-            disarm};
+    return {control, figure, handle, shown, room, isSelect, drawnFor, chunkOnScreen, smallestTextCssPx, sameValue,
+            arm, state, disarm};
 })();
 """
 
@@ -678,6 +683,33 @@ class Explorer:
     def smallest_text(self) -> dict:
         """The figure's smallest text in CSS pixels as shown now, with the picture's widths."""
         return self.root.evaluate("root => window.__dd.smallestTextCssPx(root)")
+
+    def chunk(self, key: str) -> str | None:
+        """A PNG text chunk of the picture on screen now (see course_utils.widgets.base)."""
+        return self.root.evaluate("(root, key) => window.__dd.chunkOnScreen(root, key)", key)
+
+    def marks(self) -> list:
+        """What the picture on screen draws apart from its text (``plots.drawn_marks``)."""
+        return json.loads(self.chunk("dd-marks") or "null")
+
+
+#: How far a mark must move to count as a visible change: a pixel of rounding is not one.
+VISIBLE_MOVE_PX = 2
+
+
+def visible_change(before: list, after: list) -> str | None:
+    """How the marks of `after` differ visibly from those of `before` (None if only words did):
+    a mark appeared or vanished, changed colour, or moved by VISIBLE_MOVE_PX or more."""
+    if len(before) != len(after):
+        return f"{abs(len(after) - len(before))} marks appeared or vanished"
+    for (kind, colour, points), (kind_after, colour_after, points_after) in zip(before, after):
+        if (kind, len(points)) != (kind_after, len(points_after)):
+            return f"a {kind} changed shape"
+        if colour != colour_after:
+            return f"a {kind} changed colour ({colour} -> {colour_after})"
+        if points and max(abs(a - b) for a, b in zip(points, points_after)) >= VISIBLE_MOVE_PX:
+            return f"a {kind} moved"
+    return None
 
 
 @dataclass

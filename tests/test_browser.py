@@ -39,6 +39,7 @@ from browser_support import (
     jupyterlab_server,
     lesson_notebooks,
     screenshot_path,
+    visible_change,
     wait_until,
 )
 from conftest import require_browser
@@ -151,6 +152,29 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+def test_a_visible_change_is_a_mark_that_moved_recoloured_or_came_not_a_word():
+    bars = [["patch", "#0072b2ff", [10, 10, 20, 60]], ["line", "#d55e00", [100, 5, 100, 95]]]
+    assert visible_change(bars, [list(m) for m in bars]) is None
+    one_px = [bars[0], ["line", "#d55e00", [101, 5, 101, 95]]]
+    assert visible_change(bars, one_px) is None  # a pixel of rounding is not a change
+    moved = [bars[0], ["line", "#d55e00", [103, 5, 103, 95]]]
+    assert visible_change(bars, moved) == "a line moved"
+    grey = [["patch", "#bbbbbbff", [10, 10, 20, 60]], bars[1]]
+    assert "changed colour" in visible_change(bars, grey)
+    assert "appeared or vanished" in visible_change(bars, bars[:1])
+    # Real explorers: a top-k explorer at k = 50 with 30 bars drawn changes nothing visible at 51.
+    from course_utils.model import load_model
+    from course_utils.plots import drawn_marks
+    from course_utils.widgets import TruncationExplorer
+
+    explorer = TruncationExplorer(load_model(), mode="top_k", top_k=50)
+    before = drawn_marks(explorer.figure)
+    assert visible_change(before, drawn_marks(explorer.set(top_k=51).figure)) is None
+    explorer.set(top_k=10)
+    before = drawn_marks(explorer.figure)
+    assert visible_change(before, drawn_marks(explorer.set(top_k=11).figure)) is not None
 
 
 def test_wait_until_returns_as_soon_as_the_condition_holds():
@@ -290,9 +314,19 @@ def test_lesson_runs_and_every_explorer_answers_the_keyboard(lesson):
             pytest.fail(f"{where}: {hint}: {error}", pytrace=False)
         first_shown = first["shown"]
         first_pixels = explorer.figure_pixels()
+        first_marks = explorer.marks()
+        # The explorer rule (docs/adding-an-explorer.md): the learner's first move, the → key on the
+        # main slider, moves it and changes what is drawn, not only a number in the subtitle; and a
+        # truncation slider's cut is drawn on screen.
+        assert explorer.next_key() == "ArrowRight", (
+            f"{where}: it opens at the top of its main slider ({first_shown!r}), so the → key does nothing"
+        )
+        assert explorer.chunk("dd-boundary") in (None, "shown"), (
+            f"{where}: its truncation slider's cut (a line at the setting) is not drawn on screen at {first_shown!r}"
+        )
 
         explorer.focus_control()
-        forward = press(explorer, explorer.next_key(), where, shot)
+        forward = press(explorer, "ArrowRight", where, shot)
         explorer.screenshot(shot)
         assert forward.ok, (
             f"{where}: after {forward.key} the slider shows {forward.shown!r} but the new picture "
@@ -303,6 +337,13 @@ def test_lesson_runs_and_every_explorer_answers_the_keyboard(lesson):
         assert moved_pixels != first_pixels, (
             f"{where}: the slider moved {first_shown!r} -> {forward.shown!r} but the figure's "
             "pixels on screen did not change"
+        )
+        assert visible_change(first_marks, explorer.marks()) is not None, (
+            f"{where}: the first move {first_shown!r} -> {forward.shown!r} changed only words and numbers: no "
+            "bar changed colour and no drawn mark or boundary moved. Open it where that move shows something"
+        )
+        assert explorer.chunk("dd-boundary") in (None, "shown"), (
+            f"{where}: after the first move to {forward.shown!r} its truncation slider's cut is not drawn on screen"
         )
 
         back_key = "ArrowLeft" if forward.key == "ArrowRight" else "ArrowRight"

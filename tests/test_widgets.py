@@ -107,7 +107,7 @@ def test_set_rejects_unknown_controls_and_values_out_of_range(fake):
     with pytest.raises(ValueError, match="temperature=0.52 is not one of the choices"):
         explorer.set(temperature=0.52)
     truncation = w.TruncationExplorer(fake)
-    with pytest.raises(ValueError, match=r"top_p=1.5 is outside the slider's range \[0.01, 1.0\]"):
+    with pytest.raises(ValueError, match=r"top_p=1.5 is outside the slider's range \[0.05, 1.0\]"):
         truncation.set(top_p=1.5)
     with pytest.raises(ValueError, match="is not a stop on the temperature slider"):
         w.TemperatureExplorer(fake, temperature=0.52)

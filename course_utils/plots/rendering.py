@@ -31,8 +31,11 @@ import io
 import unicodedata
 import weakref
 
+import numpy as np
+
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.spines import Spine
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
@@ -94,6 +97,39 @@ def smallest_text_px(figure: Figure) -> float:
 
     sizes = [t.get_fontsize() for t in figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
     return min(sizes, default=0.0) * figure.dpi / 72
+
+
+def drawn_marks(figure: Figure) -> list:
+    """What the figure draws apart from its text, in whole pixels: per axes, every visible patch
+    (its colour and corners), line (its colour and points) and collection (colours and offsets).
+
+    Two pictures whose marks agree differ at most in their words and numbers; the browser tests
+    compare the marks before and after a slider move to tell a picture that changed from one
+    whose subtitle alone did (docs/adding-an-explorer.md, "The first move shows").
+    """
+    from matplotlib.collections import Collection
+    from matplotlib.colors import to_hex
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    marks = []
+    for ax in figure.axes:
+        for artist in ax.get_children():
+            if not artist.get_visible() or artist is ax.patch:
+                continue
+            if isinstance(artist, Line2D):
+                points = artist.get_transform().transform(artist.get_xydata())
+                points = points[np.isfinite(points).all(axis=1)]
+                marks.append(["line", to_hex(artist.get_color()), np.rint(points).astype(int).ravel().tolist()])
+            elif isinstance(artist, Patch) and not isinstance(artist, Spine):
+                box = artist.get_window_extent()
+                marks.append(["patch", to_hex(artist.get_facecolor(), keep_alpha=True),
+                              [round(v) for v in (box.x0, box.y0, box.x1, box.y1)]])
+            elif isinstance(artist, Collection):
+                offsets = artist.get_offset_transform().transform(artist.get_offsets())
+                colours = [to_hex(c, keep_alpha=True) for c in artist.get_facecolor()]
+                marks.append(["collection", ",".join(colours), np.rint(offsets).astype(int).ravel().tolist()])
+    return marks
 
 
 def new_figure(width_px: int, height_px: int, dpi: int = DPI) -> Figure:

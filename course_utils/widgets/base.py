@@ -12,14 +12,15 @@ from __future__ import annotations
 import base64
 import contextlib
 import html
+import json
 from typing import Any, Iterator, Mapping, Sequence
 
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-from course_utils.plots import figure_to_png, smallest_text_px
+from course_utils.plots import drawn_marks, figure_to_png, smallest_text_px
 
-__all__ = ["Explorer", "slider_style"]
+__all__ = ["Explorer", "slider_style", "TRUNCATION_DIALS"]
 
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -163,6 +164,9 @@ class Explorer:
             "dd-main": _as_shown(main),
             # What the browser test scales by the picture's size on screen (docs/display-design.md).
             "dd-min-text-px": f"{smallest_text_px(self.figure):.2f}",
+            # What the browser test compares across a slider move: did more than the words change?
+            "dd-marks": json.dumps(drawn_marks(self.figure), separators=(",", ":")),
+            **self._boundary_chunk(),
         })
         self.image.value = self._png
         # pre-line: a readout that puts each part on its own line wraps between parts, never mid-phrase.
@@ -176,6 +180,16 @@ class Explorer:
     def _main_control(self) -> str:
         """The name of the slider a learner moves first (marked for the browser tests)."""
         return self._main
+
+    def _boundary_artists(self) -> Sequence:
+        """The artists that draw where the main truncation slider cuts (a line at k, p or min_p)."""
+        return ()
+
+    def _boundary_chunk(self) -> dict[str, str]:
+        """For a truncation slider, whether the cut it moves is drawn inside its axes."""
+        if self._main_control() not in TRUNCATION_DIALS:
+            return {}
+        return {"dd-boundary": "shown" if any(map(_inside_its_axes, self._boundary_artists())) else "missing"}
 
     # -- display ----------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -205,6 +219,16 @@ class Explorer:
 
 
 _SLIDERS = (widgets.IntSlider, widgets.FloatSlider, widgets.SelectionSlider)
+
+#: Sliders that cut the distribution: an explorer whose main slider is one of them draws the cut.
+TRUNCATION_DIALS = frozenset({"top_k", "top_p", "min_p"})
+
+
+def _inside_its_axes(artist) -> bool:
+    """Visible, and at least partly inside the view of its axes (not clipped away)."""
+    if not artist.get_visible() or artist.axes is None:
+        return False
+    return bool(artist.get_window_extent().overlaps(artist.axes.bbox))
 
 
 def _as_shown(control: widgets.ValueWidget) -> str:

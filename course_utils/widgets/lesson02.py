@@ -56,7 +56,7 @@ class SoftmaxExplorer(Explorer):
                 value=value,
                 min=low,
                 max=high,
-                step=0.01,  # fine enough that logits like 0.85 or 0.97 sit on the grid and read exactly
+                step=0.05,  # one arrow key visibly moves a bar; the lessons' logits (0.85, 0.95) sit on the grid
                 description=f"logit of {visible(token)}",
                 readout_format="+.2f",
                 style=slider_style(),

@@ -95,6 +95,9 @@ class TruncationExplorer(ModelExplorer):
     def _main_control(self) -> str:
         return self.controls["mode"].value  # the active mode's slider
 
+    def _boundary_artists(self):
+        return {"top_k": [self.k_line], "top_p": [self.p_line], "min_p": [self.min_p_line]}[self.controls["mode"].value]
+
     def _set_ranking(self, prompt: str) -> None:
         self._top = self.logits.ranked(prompt)[: self.n_tokens]
         self._labels = [self.label(i, max_chars=10) for i in self._top]
