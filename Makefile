@@ -89,6 +89,11 @@ lock: $(STAMP)
 html: $(STAMP)
 	$(PY) scripts/export_html.py --out site
 
+.PHONY: ecosystem-doc
+# docs/ecosystem.md: every library fact the lessons quote, with its source (a test keeps it current).
+ecosystem-doc: $(STAMP)
+	$(PY) -m course_utils.ecosystem > docs/ecosystem.md
+
 # For an instructor with a JupyterHub (docs/classroom.md): the link that pulls the course into each
 # learner's home and opens lesson 00, e.g.
 #   make class-link HUB=https://hub.example.edu REPO=https://github.com/example/decoding-dials

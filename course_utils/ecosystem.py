@@ -61,6 +61,7 @@ Where each value was checked (2026-11, re-checked 2026-12; cite these when you u
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 __all__ = [
@@ -82,7 +83,10 @@ __all__ = [
     "defaults",
     "parameter_table_markdown",
     "greedy_table_markdown",
-    "sources_markdown",
+    "learner_text",
+    "facts_markdown",
+    "REFERENCE_DOC",
+    "reference_markdown",
     "PENALTY_DIALS",
     "HISTORY_DIALS",
     "LibraryPenalties",
@@ -345,15 +349,73 @@ def parameter_table_markdown(knobs: tuple[str, ...] = KNOBS) -> str:
     return "\n".join(lines) + "\n\n" + "\n".join(notes)
 
 
-def sources_markdown() -> str:
-    """A Markdown list: where each library's values were checked."""
-    return "\n".join(f"- **{lib}**: {SOURCES[lib]}" for lib in LIBRARIES)
-
-
 def greedy_table_markdown() -> str:
     """A Markdown table: how each library spells "greedy"."""
     rows = [f"| {lib} | {GREEDY[lib]} |" for lib in LIBRARIES]
     return "\n".join(["| library | greedy decoding |", "|---|---|", *rows])
+
+
+# --------------------------------------------------------------------------------------------
+# What a lesson shows, and the full record (docs/ecosystem.md)
+# --------------------------------------------------------------------------------------------
+
+# What marks a parenthesis as a citation: a file, a commit, an issue, a paper id, a version, a test.
+_CITATION = re.compile(
+    r"\.(py|h|cpp|md)\b|\bcommit [0-9a-f]{7}|re-checked|tests/|arXiv:|#\d+|\btransformers \d+\.\d+|\b20\d\d-\d\d-\d\d\b"
+)
+
+
+def learner_text(fact: str) -> str:
+    """`fact` as a lesson shows it: without the parentheses that say where it was checked, nor a
+    clause about the course's own tests. docs/ecosystem.md (:func:`reference_markdown`) keeps both."""
+    kept, depth, start = [], 0, 0
+    for i, char in enumerate(fact):
+        if char == "(":
+            if depth == 0:
+                kept.append(fact[start:i])
+                start = i
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+            if depth == 0:
+                group = fact[start:i + 1]
+                kept.append("" if _CITATION.search(group) else group)
+                start = i + 1
+    kept.append(fact[start:])
+    text = re.sub(r"\s+([,;:.])", r"\1", re.sub(r"\s{2,}", " ", "".join(kept))).strip()
+    clauses = [clause for clause in text.split("; ") if "tests/" not in clause]
+    return "; ".join(clauses).rstrip(" ;")
+
+
+def facts_markdown(facts: dict[str, str]) -> str:
+    """A Markdown list of facts (``LOGPROBS``, ``SERVER_DETERMINISM``...) as a lesson shows them."""
+    return "\n".join(f"- **{who}**: {learner_text(fact)}" for who, fact in facts.items())
+
+
+REFERENCE_DOC = "docs/ecosystem.md"
+"""Where the full record lives for instructors and curious learners; lessons link to it."""
+
+
+def reference_markdown() -> str:
+    """Every record of this module in full, with its sources: the text of docs/ecosystem.md."""
+    doc = __doc__.split("\n\n", 1)[1]  # the sources, after the module's one-line summary
+    parts = [
+        "# The libraries and papers the course quotes, and where each fact was checked",
+        "Generated from `course_utils/ecosystem.py` by `make ecosystem-doc`; do not edit by hand. "
+        "A lesson's *In the wild* section shows these facts without their sources; here they are whole.",
+        "## Where the sampling defaults were checked", doc.strip(),
+        "## The sampling dials", parameter_table_markdown(),
+        "## Penalties, biases and whitelists", penalty_table_markdown(),
+        "## Each library's chain", "\n".join(
+            f"- **{lib}**: {' → '.join(PENALTIES[lib].chain)} ({PENALTIES[lib].source})" for lib in LIBRARIES),
+        "## Structured output", structured_output_table_markdown(),
+        "## Stopping", stopping_table_markdown(),
+    ]
+    for name in __all__:
+        record = globals()[name]
+        if name.isupper() and isinstance(record, dict) and all(isinstance(v, str) for v in record.values()):
+            parts += [f"## `{name}`", "\n".join(f"- **{who}**: {fact}" for who, fact in record.items())]
+    return "\n\n".join(parts) + "\n"
 
 
 # --------------------------------------------------------------------------------------------
@@ -523,10 +585,8 @@ def penalty_table_markdown(dials: tuple[str, ...] = PENALTY_DIALS) -> str:
 
 
 def penalty_chain_markdown() -> str:
-    """A Markdown list: each library's stages in order, with where that was checked."""
-    return "\n".join(
-        f"- **{lib}**: {' → '.join(PENALTIES[lib].chain)} ({PENALTIES[lib].source})" for lib in LIBRARIES
-    )
+    """A Markdown list: each library's stages in order (where that was checked: docs/ecosystem.md)."""
+    return "\n".join(f"- **{lib}**: {' → '.join(PENALTIES[lib].chain)}" for lib in LIBRARIES)
 
 
 BEAM_SEARCH: dict[str, str] = {
@@ -838,3 +898,7 @@ SPECULATIVE_DECODING: dict[str, dict[str, str]] = {
 }
 """Speculative decoding where it exists: how to ask for it, the draft, the accept/reject rule, what it
 refuses or costs (limits), and where each was read (dated)."""
+
+
+if __name__ == "__main__":
+    print(reference_markdown(), end="")

@@ -106,9 +106,17 @@ def test_a_table_of_one_dial_has_only_its_row_and_notes():
 
 def test_every_library_says_where_it_was_checked():
     assert set(eco.SOURCES) == set(eco.LIBRARIES)
-    listing = eco.sources_markdown()
-    assert all(f"**{lib}**" in listing for lib in eco.LIBRARIES)
+    record = eco.reference_markdown()  # docs/ecosystem.md, which the lessons link
+    assert all(f"**{lib}**: {eco.SOURCES[lib]}" in record for lib in eco.LIBRARIES)
     assert "001d906" in eco.SOURCES["llama.cpp"]
+
+
+def test_a_lesson_shows_a_fact_without_where_it_was_checked():
+    fact = ("n_probs: a softmax of the raw logits (tools/server/README.md); off by default "
+            "(common/common.h, commit 001d906); tests/test_x.py re-checks it")
+    assert eco.learner_text(fact) == "n_probs: a softmax of the raw logits; off by default"
+    assert eco.learner_text("greedy (the default), or T = 0") == "greedy (the default), or T = 0"
+    assert "commit" not in eco.facts_markdown(eco.LOGPROBS) and "tests/" not in eco.penalty_chain_markdown()
 
 
 def _tiny_llama():
