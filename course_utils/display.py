@@ -22,7 +22,7 @@ import numpy as np
 from course_utils import checks
 from course_utils.reproducibility import NearTieError, required, same_count
 
-__all__ = ["significant", "replication_table", "tokens_only_in", "top_tokens", "token_logprobs", "kept_per_step",
+__all__ = ["significant", "chance", "replication_table", "tokens_only_in", "top_tokens", "token_logprobs", "kept_per_step",
            "mean_kept"]
 
 
@@ -43,6 +43,22 @@ def significant(value, digits: int = 2) -> str:
     decimals = digits - 1 - exponent
     rounded = round(value, decimals)
     return f"{rounded:,.{max(decimals, 0)}f}"
+
+
+def chance(probability) -> str:
+    """A probability as a learner reads it, to 2 significant digits: '14%', '2.9%', '1 in 2,500'.
+
+    Small chances read as "1 in N", so a rare event never prints as a flat "0.0%" beside a total
+    that is not zero; a near-certainty reads "over 99%", never a rounded "100%".
+    """
+    p = checks.fraction(probability, "probability")
+    if p > 0.99 and p < 1.0:
+        return "over 99%"
+    if p >= 0.01 or p == 0.0:
+        return f"{significant(100 * p, 2)}%"
+    if p < 1e-7:
+        return "under 1 in 10 million"
+    return f"1 in {significant(1 / p, 2)}"
 
 
 def replication_table(results: dict) -> str:

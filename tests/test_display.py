@@ -89,3 +89,14 @@ def test_token_logprobs_leaves_out_a_masked_token():
 
     logprobs = np.array([-np.inf, np.log(0.75), np.log(0.25)])
     assert token_logprobs(logprobs, [1, 0, 2], lambda i: "abc"[i]) == "'b' -0.3, 'c' -1.4"
+
+
+def test_a_chance_reads_as_a_learner_can_believe_it():
+    from course_utils.display import chance
+
+    assert chance(0.138) == "14%" and chance(0.029) == "2.9%" and chance(0.0) == "0%" and chance(1.0) == "100%"
+    assert chance(4.2e-4) == "1 in 2,400"  # never a flat "0.0%" for a chance that is not zero
+    assert chance(0.9996) == "over 99%"  # and never a rounded "100%" for one that is not certain
+    assert chance(3e-9) == "under 1 in 10 million"
+    with pytest.raises(ValueError, match="probability must be between 0 and 1"):
+        chance(1.5)

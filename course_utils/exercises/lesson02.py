@@ -202,7 +202,7 @@ ROUNDED_PMF = np.array([0.7, 0.2, 0.1])
 
 IS_PMF_CASES = (
     Case((np.array([0.2, 0.3, 0.5]),), "[0.2, 0.3, 0.5], a valid PMF"),
-    Case((sampling.softmax([1.1, 0.5, 0.85, 0.97, 1.2, 0.3]),), "the six-token softmax from the lesson, a valid PMF"),
+    Case((sampling.softmax([1.1, 0.5, 0.85, 0.95, 1.2, 0.3]),), "the six-token softmax from the lesson, a valid PMF"),
     Case((np.array([1.0]),), "[1.0], one certain token, a valid PMF"),
     Case(
         (ROUNDED_PMF,),
