@@ -72,6 +72,7 @@ __all__ = [
     "SOURCES",
     "DRAW",
     "SAMPLER_CHAIN",
+    "SAMPLERS",
     "DYNAMIC_TEMPERATURE",
     "LOGPROBS",
     "HUGGING_FACE_GENERATE",
@@ -239,6 +240,90 @@ penalties, DRY, top-n-sigma, typical-p and XTC steps are off by default (``penal
 1.00f``, ``dry_multiplier = 0.0f``, ``top_n_sigma = -1.00f``, ``typ_p = 1.00f``,
 ``xtc_probability = 0.00f``), which leaves the order ``CHAIN_ORDER`` lists.
 """
+
+_LLAMA_SAMPLING = "ggml-org/llama.cpp src/llama-sampling.cpp (commit 0344068)"
+_LLAMA_DEFAULTS = "common/common.h, struct common_params_sampling (commit 001d906)"
+_LLAMA_SERVER = ("llama-server takes it per request (tools/server/server-task.cpp, params_from_json_cmpl, "
+                 "commit 00efb3e)")
+_OLLAMA = "ollama/ollama api/types.go, struct Options and DefaultOptions (commit b8761ab)"
+_HF = "transformers 5.24.0 generation/logits_process.py and configuration_utils.py (re-checked by tests/test_ecosystem.py)"
+
+SAMPLERS: dict[str, dict[str, str]] = {
+    "typical_p": {
+        "Hugging Face transformers": "typical_p, TypicalLogitsWarper; default None (off), the warper refuses values "
+        "outside (0, 1); generate() adds it only when typical_p < 1.0, after min_p",
+        "llama.cpp": "typ_p (common_params_sampling::typ_p = 1.00f, off); in the default chain "
+        "between top-k and top-p; keeps tokens until the mass exceeds p (strictly), where transformers stops at "
+        "the first token whose mass reaches it (the two differ only at an exact tie)",
+        "llama-server": _LLAMA_SERVER + ' as "typical_p"',
+        "Ollama": "typical_p, default 1.0 (" + _OLLAMA + ")",
+        "this course": "typical_p, (0, 1], 1.0 off: transformers' semantics (min_tokens_to_keep included)",
+        "source": f"{_HF}; {_LLAMA_SAMPLING}; {_LLAMA_DEFAULTS}",
+    },
+    "epsilon_cutoff": {
+        "Hugging Face transformers": "epsilon_cutoff, EpsilonLogitsWarper; default None (off), the warper refuses "
+        "values outside (0, 1); 'suggested values range from 3e-4 to 9e-4' (configuration_utils.py)",
+        "llama.cpp": "not offered", "llama-server": "not offered", "Ollama": "not offered (" + _OLLAMA + ")",
+        "this course": "epsilon_cutoff, [0, 1), 0 off",
+        "source": _HF,
+    },
+    "eta_cutoff": {
+        "Hugging Face transformers": "eta_cutoff, EtaLogitsWarper: eta = min(epsilon, sqrt(epsilon) exp(-H)); "
+        "default None (off); 'suggested values range from 3e-4 to 2e-3' (configuration_utils.py)",
+        "llama.cpp": "not offered", "llama-server": "not offered", "Ollama": "not offered (" + _OLLAMA + ")",
+        "this course": "eta_cutoff, [0, 1), 0 off",
+        "source": _HF,
+    },
+    "top_n_sigma": {
+        "Hugging Face transformers": "not offered",
+        "llama.cpp": "top_n_sigma (common_params_sampling::top_n_sigma = -1.00f, off; the sampler "
+        "does nothing for n <= 0); first of the truncation steps of the default chain",
+        "llama-server": _LLAMA_SERVER + ' as "top_n_sigma"',
+        "Ollama": "not offered (" + _OLLAMA + ")",
+        "this course": "top_n_sigma, >= 0, -1 (llama.cpp's default) or 0 off; just before top-k in both orders",
+        "source": f"{_LLAMA_SAMPLING}; {_LLAMA_DEFAULTS}",
+    },
+    "xtc": {
+        "Hugging Face transformers": "not offered",
+        "llama.cpp": "xtc_probability (0.00f, off) and xtc_threshold (0.10f; "
+        "'> 0.5 disables XTC'); after min-p in the default chain; its coin comes from the sampler's own seeded rng",
+        "llama-server": _LLAMA_SERVER + ' as "xtc_probability" and "xtc_threshold"',
+        "Ollama": "not offered (" + _OLLAMA + ")",
+        "this course": "xtc_probability in [0, 1] (0 off), xtc_threshold in [0, 1] (0.1); after the last cut in "
+        "both orders; its coin comes from the generation's rng",
+        "source": f"{_LLAMA_SAMPLING}; {_LLAMA_DEFAULTS}",
+    },
+    "dry": {
+        "Hugging Face transformers": "not offered (its nearest dial is no_repeat_ngram_size)",
+        "llama.cpp": "dry_multiplier (0.0f, off), dry_base (1.75f), dry_allowed_length (2), "
+        "dry_penalty_last_n (64; -1 the context size, 0 off), dry_sequence_breakers (default \\n, :, \", *); "
+        "second in the default chain, after the penalties; breakers are text, matched against every token's "
+        "text (get_overlapping_token_sequences)",
+        "llama-server": _LLAMA_SERVER + ' as "dry_multiplier", "dry_base", "dry_allowed_length", '
+        '"dry_penalty_last_n" and "dry_sequence_breakers" (a non-empty array of strings); a dry_base below 1 '
+        "falls back to the default",
+        "Ollama": "not offered (" + _OLLAMA + ")",
+        "this course": "the same five names and defaults; dry_base must be > 1; breakers are text in generate() "
+        "(turned into ids as llama.cpp does) and id sequences on raw logits; after the repetition penalties",
+        "source": f"{_LLAMA_SAMPLING}; {_LLAMA_DEFAULTS}",
+    },
+    "mirostat": {
+        "Hugging Face transformers": "not offered",
+        "llama.cpp": "mirostat (0 off, 1, 2), mirostat_eta (0.10f, the learning rate), mirostat_tau "
+        "(5.00f, the target); mu starts at 2 tau; with mirostat on, common/sampling.cpp builds only temperature and mirostat "
+        "(after logit_bias): the penalties, DRY and the truncation samplers are not run",
+        "llama-server": _LLAMA_SERVER + ' as "mirostat", "mirostat_tau" and "mirostat_eta"',
+        "Ollama": "mirostat (default 0), mirostat_tau (5.0), mirostat_eta (0.1) (" + _OLLAMA + ")",
+        "this course": "mirostat in {0, 2}, mirostat_tau > 0, mirostat_eta >= 0; temperature then mirostat in both "
+        "orders, the dials it skips refused; mu is recorded per step",
+        "source": f"{_LLAMA_SAMPLING}; {_LLAMA_DEFAULTS}; ggml-org/llama.cpp common/sampling.cpp (commit 00efb3e)",
+    },
+}
+"""The samplers beyond top-p (lesson 08): what each library calls them, their defaults and ranges, where
+each chain runs them, and what Ollama and llama-server expose. The llama.cpp cases of these dials are
+replayed in tests/test_samplers.py (tests/test-sampling.cpp, commit f0817df), the transformers ones in
+tests/test_samplers_reference.py. The Ollama entries are what api/types.go at the commit named offers;
+that snapshot may be older than Ollama's newest release."""
 
 DYNAMIC_TEMPERATURE: dict[str, str] = {
     "llama.cpp": "temperature ranges over [max(0, temp - dynatemp_range), temp + dynatemp_range], centred on "

@@ -302,3 +302,33 @@ def test_float_formats():
     with np.errstate(over="ignore"):
         assert np.isfinite(np.exp(np.float16(11.0))) and np.isinf(np.exp(np.float16(11.2)))
     assert "65504" in eco.FLOAT_FORMATS["float16"] and "11.1" in eco.FLOAT_FORMATS["float16"]
+
+
+def test_the_course_places_the_samplers_in_each_librarys_chain_order():
+    from course_utils.chain import SamplingConfig
+
+    every = dict(typical_p=0.9, epsilon_cutoff=1e-4, eta_cutoff=1e-3, top_n_sigma=1.0, xtc_probability=0.5)
+    for library, order in (("Hugging Face transformers", "transformers"), ("llama.cpp", "llama.cpp")):
+        course = [p.name for p in SamplingConfig(order=order, **every).truncation]
+        steps = [step for step in eco.SAMPLER_CHAIN[library] if step in course]
+        assert [name for name in course if name in steps] == steps, library
+    assert set(eco.SAMPLERS) == {"typical_p", "epsilon_cutoff", "eta_cutoff", "top_n_sigma", "xtc", "dry", "mirostat"}
+    assert all("source" in entry and "this course" in entry for entry in eco.SAMPLERS.values())
+
+
+@pytest.mark.reference
+def test_hugging_face_typical_epsilon_eta_are_off_by_default_and_refuse_the_ends():
+    # ecosystem.SAMPLERS: default None (off), the warpers refuse values outside (0, 1), and the
+    # suggested ranges are quoted from GenerationConfig's documentation.
+    from transformers import GenerationConfig
+    from transformers.generation import logits_process as lp
+
+    config = GenerationConfig()
+    assert config.typical_p is None and config.epsilon_cutoff is None and config.eta_cutoff is None
+    for warper in (lp.TypicalLogitsWarper, lp.EpsilonLogitsWarper, lp.EtaLogitsWarper):
+        for value in (0.0, 1.0):
+            with pytest.raises(ValueError):
+                warper(value)
+    assert "3e-4 to 9e-4" in GenerationConfig.__doc__ and "3e-4 to 2e-3" in GenerationConfig.__doc__
+    assert "3e-4 to 9e-4" in eco.SAMPLERS["epsilon_cutoff"]["Hugging Face transformers"]
+    assert "3e-4 to 2e-3" in eco.SAMPLERS["eta_cutoff"]["Hugging Face transformers"]
