@@ -11,7 +11,12 @@ with 300 ids of history (a 100-token prompt and 200 generated tokens, as the rep
 what one step of beam search costs on the course's model (its forward pass over num_beams rows,
 the cache reorder and the candidate selection), per number of beams.
 
-    .venv/bin/python benchmarks/bench_sampling.py
+Then each sampler beyond top-p alone (lesson 08) at both vocabularies: typical, epsilon and eta
+side by side with transformers' own warper on the same logits (alternating runs, the median of
+their ratios), top-nσ, XTC (acting) and mirostat alone, and DRY per window length
+(dry_penalty_last_n) on a history that repeats itself. ``--samplers`` runs only that part.
+
+    .venv/bin/python benchmarks/bench_sampling.py [--samplers]
 """
 
 import argparse
@@ -20,6 +25,7 @@ import time
 
 import numpy as np
 
+from course_utils.processors import DRY, XTC, EpsilonCutoff, EtaCutoff, History, Mirostat, TopNSigma, TypicalP
 from course_utils.sampling import sample_next_token
 
 # Each row: the dials added to STEP (top_k=50), as lesson 06 and the replication use them.
@@ -32,6 +38,16 @@ PENALTY_SETTINGS = {
     "logit_bias (10 ids)": dict(logit_bias={i: -5.0 for i in range(10)}),
 }
 BEAM_WIDTHS = [4, 16]
+# Each sampler at a setting the lesson uses; the warper transformers has for it (None: it has none).
+SAMPLERS = {
+    "typical_p=0.9": (lambda: TypicalP(0.9), lambda lp: lp.TypicalLogitsWarper(0.9)),
+    "epsilon_cutoff=3e-4": (lambda: EpsilonCutoff(3e-4), lambda lp: lp.EpsilonLogitsWarper(3e-4)),
+    "eta_cutoff=2e-3": (lambda: EtaCutoff(2e-3), lambda lp: lp.EtaLogitsWarper(2e-3)),
+    "top_n_sigma=1.0": (lambda: TopNSigma(1.0), None),
+    "xtc 1.0 above 0.1": (lambda: XTC(1.0, 0.1), None),
+    "mirostat 2 (tau 5)": (lambda: Mirostat(2, 5.0), None),
+}
+DRY_WINDOWS = [64, 256, 1024, 4096]
 
 VOCABS = [49_152, 128_256]
 STEP = dict(temperature=0.7, top_p=0.9, min_p=0.05)
@@ -76,6 +92,7 @@ def transformers_step(logits, top_k):
 def main():
     parser = argparse.ArgumentParser(description="One sampling step: course_utils against transformers.")
     parser.add_argument("--runs", type=int, default=5, help="alternating runs of both sides per row")
+    parser.add_argument("--samplers", action="store_true", help="only the samplers beyond top-p")
     args = parser.parse_args()
     try:
         import torch
@@ -85,6 +102,9 @@ def main():
         torch = None
         print("torch/transformers not installed: timing course_utils only (pip install -e '.[reference]').")
     rng = np.random.default_rng(0)
+    if args.samplers:
+        sampler_costs(rng, args.runs, torch is not None)
+        return
     print(f"median of {args.runs} alternating runs (min-max of the speed-up)")
     print(f"{'vocab':>8} {'top_k':>6} {'course_utils ms':>16} {'transformers ms':>16} {'speed-up':>9} {'range':>13}")
     for vocab in VOCABS:
@@ -105,6 +125,7 @@ def main():
             print(f"{vocab:>8} {top_k:>6} {mine:>16.3f} {statistics.median(theirs):>16.3f} "
                   f"{statistics.median(ratios):>8.1f}x {min(ratios):>5.1f}-{max(ratios):.1f}x")
     penalty_costs(rng)
+    sampler_costs(rng, args.runs, torch is not None)
     beam_search_costs()
 
 
@@ -120,6 +141,48 @@ def penalty_costs(rng):
     for name, dials in PENALTY_SETTINGS.items():
         ms = median_ms(lambda: sample_next_token(logits, rng=draw_rng, top_k=50, **STEP, **history, **dials), 400)
         print(f"{name:>32} {ms:>9.3f} {ms - base:>9.3f}")
+
+
+def sampler_costs(rng, runs: int, with_torch: bool):
+    """Each sampler beyond top-p alone on one row of logits, per vocabulary; transformers' warper on
+    the same (float32) logits where it has one, the two alternating for `runs` runs."""
+    lp = None
+    if with_torch:
+        import torch
+        from transformers.generation import logits_process as lp
+    print(f"\nsamplers beyond top-p, alone on one row (median of {runs} alternating runs; min-max of the speed-up)")
+    print(f"{'vocab':>8} {'sampler':>22} {'course ms':>10} {'transformers ms':>16} {'speed-up':>9} {'range':>13}")
+    for vocab in VOCABS:
+        logits = model_like_logits(vocab, rng)
+        x = logits.astype(np.float64)
+        for name, (ours_of, theirs_of) in SAMPLERS.items():
+            processor = ours_of()
+            ours, theirs = [], []
+            for _ in range(runs):
+                ours.append(median_ms(lambda: processor(x), 60))
+                if lp is not None and theirs_of is not None:
+                    warper, scores = theirs_of(lp), torch.from_numpy(logits[None, :])
+                    theirs.append(median_ms(lambda: warper(None, scores), 60))
+            mine = statistics.median(ours)
+            if not theirs:
+                print(f"{vocab:>8} {name:>22} {mine:>10.3f} {'(none)':>16}")
+                continue
+            ratios = [t / o for t, o in zip(theirs, ours)]
+            print(f"{vocab:>8} {name:>22} {mine:>10.3f} {statistics.median(theirs):>16.3f} "
+                  f"{statistics.median(ratios):>8.1f}x {min(ratios):>5.1f}-{max(ratios):.1f}x")
+        dry_costs(x, vocab, rng)
+
+
+def dry_costs(x, vocab: int, rng):
+    """DRY (multiplier 0.8, llama.cpp's other defaults) per window length, on a history of random
+    ids in which a 40-token passage comes back every 200 tokens (repeats for it to find)."""
+    passage = rng.integers(0, vocab, 40)
+    ids = np.concatenate([np.concatenate([rng.integers(0, vocab, 160), passage]) for _ in range(max(DRY_WINDOWS) // 200 + 1)])
+    history = [History(ids[:-1], ids[-1:])]
+    for window in DRY_WINDOWS:
+        dry = DRY(0.8, dry_penalty_last_n=window)
+        ms = median_ms(lambda: dry(x[None].copy(), history), 60)
+        print(f"{vocab:>8} {f'DRY last {window}':>22} {ms:>10.3f} {'(none)':>16}")
 
 
 def beam_search_costs():
