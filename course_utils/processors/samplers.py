@@ -194,31 +194,32 @@ class TypicalP(_Cut):
     def __call__(self, logits, histories=()):
         if not self.active:
             return logits
+        if logits.ndim > 1:
+            rows = logits.reshape(-1, logits.shape[-1])
+            return np.stack([self(row) for row in rows]).reshape(logits.shape)
         return np.where(self._kept(logits)[0], logits, -np.inf)
 
     def _kept(self, x: np.ndarray):
-        """Kept tokens, each token's distance from the entropy, the ranking, and the cut's place."""
+        """For one row: the kept tokens, each token's distance from the entropy, the entropy and
+        log-probabilities, the ranking (a prefix of it that holds the cut and the token after it),
+        its cumulative mass, and the cut's place in it."""
         logp = log_softmax(x)
         entropy = _entropy(logp)
         shifted = np.abs(-logp - entropy)  # inf for a masked token
-        order = np.argsort(shifted, axis=-1, kind="stable")
-        sorted_scores = np.take_along_axis(shifted, order, axis=-1)
-        mass = np.cumsum(np.take_along_axis(np.exp(logp), order, axis=-1), axis=-1)
+        order, mass = _typical_prefix(shifted, np.exp(logp), self.typical_p, self.min_tokens_to_keep)
         # As HF: the cut falls at the first token whose cumulative mass reaches typical_p, and every
         # token ranked as close to the entropy as that one stays.
-        last = np.minimum((mass < self.typical_p).sum(axis=-1, keepdims=True), x.shape[-1] - 1)
-        kept = shifted <= np.take_along_axis(sorted_scores, last, axis=-1)
-        if self.min_tokens_to_keep > 1:
-            np.put_along_axis(kept, order[..., : self.min_tokens_to_keep], True, axis=-1)
+        last = min(int(np.count_nonzero(mass < self.typical_p)), len(x) - 1)
+        kept = shifted <= shifted[order[last]]
+        kept[order[: self.min_tokens_to_keep]] = True
         return kept, shifted, entropy, logp, order, mass, last
 
     def cut_distance(self, x):
         kept, shifted, entropy, logp, order, mass, last = self._kept(x)
-        last = int(last[0])
         # A score |-log p_i - H| moves by up to 2d (log p_i) plus how far H moves.
         slope = 2.0 + float(_surprise_spread(logp, entropy)[0])
         boundary = [float(shifted[order[last]])]
-        if last + 1 < len(x) and np.isfinite(shifted[order[last + 1]]):
+        if last + 1 < len(order) and np.isfinite(shifted[order[last + 1]]):
             boundary.append(float(shifted[order[last + 1]]))
         between = sum(boundary) / len(boundary)
         d = _distance(shifted - between, 2 * slope)  # two scores approach each other
@@ -271,6 +272,25 @@ class _ProbabilityCut(_Cut):
         by_cut = logp >= self.threshold(logp)
         d = _distance(logp - self.threshold(logp), self.slope(logp))
         return _with_keep(d, by_cut, x, self.min_tokens_to_keep)
+
+
+def _typical_prefix(shifted: np.ndarray, p: np.ndarray, mass: float, keep: int) -> tuple[np.ndarray, np.ndarray]:
+    """The tokens of one row ranked by `shifted` (ties by index), as far as typical's cut needs
+    them: past the first token whose cumulative mass reaches `mass`, one token more, and at least
+    `keep`; and their cumulative mass. Sorting the vocabulary is the slow part, and the cut usually
+    falls early, so a growing prefix is sorted: every token up to a bound (ties with it included),
+    which is exactly the start of the full ranking, so its cumulative sums are the same numbers."""
+    m, v = max(64, keep + 2), len(shifted)
+    while m < v:
+        bound = np.partition(shifted, m)[m]
+        candidates = np.flatnonzero(shifted <= bound)
+        order = candidates[np.argsort(shifted[candidates], kind="stable")]
+        cumulative = np.cumsum(p[order])
+        if cumulative[-2] >= mass and len(order) >= keep:
+            return order, cumulative
+        m *= 8
+    order = np.argsort(shifted, kind="stable")
+    return order, np.cumsum(p[order])
 
 
 @dataclass(frozen=True)
