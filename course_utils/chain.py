@@ -270,14 +270,21 @@ class Chain:
         for processor in self._own:
             processor(stand_in, [NO_HISTORY])
 
-    def run(self, row: np.ndarray, *, xtc_applies: bool = True) -> Run:
+    def run(self, row: np.ndarray, *, xtc_applies: bool | None = None) -> Run:
         """The processors of temperature and truncation applied once to one penalized row;
-        `xtc_applies` is XTC's coin for this step (`draw.decide` draws it from the generation's rng).
+        `xtc_applies` is XTC's coin for this step (`draw.decide` draws it from the generation's rng),
+        which a chain with XTC on must be given: a path that drew no coin would silently always act.
 
         Top-k chooses by order alone, and a temperature in the usual range keeps the order of the
         logits, so top-k can choose first, on the row as it is: then only its k survivors are
         converted, divided and filtered, not the whole vocabulary.
         """
+        if self.xtc is not None and xtc_applies is None:
+            raise ValueError(
+                f"xtc_probability={self.xtc.xtc_probability!r} makes each step random (XTC's coin), and this way of "
+                "choosing tokens draws no coin (speculative decoding does not support XTC). Set xtc_probability=0 "
+                "here, or sample without it."
+            )
         top_k = next((p for p in self.truncation if isinstance(p, TopK) and p.active), None)
         before_top_k = self.truncation[: self.truncation.index(top_k)] if top_k else ()
         ids, gap, x = None, float("inf"), row
@@ -296,7 +303,7 @@ class Chain:
             elif processor is not top_k:
                 x = processor(x)
             stages[processor.name] = x
-        self._last = Run(ids, row, penalized, stages, gap, xtc_applies)
+        self._last = Run(ids, row, penalized, stages, gap, xtc_applies is not False)
         return self._last
 
     @staticmethod

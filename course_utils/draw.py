@@ -314,7 +314,7 @@ def kept_range(chain: Chain, penalized: np.ndarray, final: np.ndarray, run: Run 
     if required() == 0 or c.temperature == 0.0:
         return count, count
     if run is None and any(isinstance(p, _Cut) for p in chain.truncation):
-        run = chain.run(penalized)
+        run = chain.run(penalized, xtc_applies=True)  # with XTC: the count when it acts
     fewest, most = _sampler_cut_range(chain, run, count)
     if c.top_p >= 1.0 and c.min_p == 0.0:
         return fewest, most

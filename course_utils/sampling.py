@@ -226,7 +226,8 @@ def draw_next_token(logits, *, rng, prompt_ids=None, generated_ids=None, **setti
 def kept_count_range(logits, *, prompt_ids=None, generated_ids=None, **settings) -> tuple[int, int]:
     """The fewest and the most tokens the chain keeps for one row of logits when every logit may
     move by the margin ``COURSE_MIN_MARGIN`` requires: what another machine could count
-    (`draw.kept_range`). Without a required margin, both are the count itself."""
+    (`draw.kept_range`). Without a required margin, both are the count itself. With XTC on, the count
+    is that of a step where its coin makes it act (as `sampling_stages` shows it)."""
     chain, x, history = _one_row(logits, prompt_ids, generated_ids, settings, "kept_count")
     penalized = chain.penalize(x[None], [history])[0]
     return _draw.kept_range(chain, penalized, _math.softmax(chain.final_logits(penalized)))
