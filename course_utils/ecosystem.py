@@ -254,7 +254,8 @@ SAMPLERS: dict[str, dict[str, str]] = {
         "outside (0, 1); generate() adds it only when typical_p < 1.0, after min_p",
         "llama.cpp": "typ_p (common_params_sampling::typ_p = 1.00f, off); in the default chain "
         "between top-k and top-p; keeps tokens until the mass exceeds p (strictly), where transformers stops at "
-        "the first token whose mass reaches it (the two differ only at an exact tie)",
+        "the first token whose mass reaches it and also keeps every token as close to the entropy as the last "
+        "one kept (the two differ only at such exact ties)",
         "llama-server": _LLAMA_SERVER + ' as "typical_p"',
         "Ollama": "typical_p, default 1.0 (" + _OLLAMA + ")",
         "this course": "typical_p, (0, 1], 1.0 off: transformers' semantics (min_tokens_to_keep included)",
@@ -495,7 +496,10 @@ def reference_markdown() -> str:
             f"- **{lib}**: {' → '.join(PENALTIES[lib].chain)} ({PENALTIES[lib].source})" for lib in LIBRARIES),
         "## Structured output", structured_output_table_markdown(),
         "## Stopping", stopping_table_markdown(),
+        "## The samplers beyond top-p",
     ]
+    for dial, entry in SAMPLERS.items():
+        parts += [f"### `{dial}`", "\n".join(f"- **{who}**: {fact}" for who, fact in entry.items())]
     for name in __all__:
         record = globals()[name]
         if name.isupper() and isinstance(record, dict) and all(isinstance(v, str) for v in record.values()):
