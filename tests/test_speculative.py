@@ -281,7 +281,7 @@ def test_prompt_lookup_pays_on_a_copying_task(model):
 def test_greedy_with_a_grammar_and_penalties_stays_greedy(model):
     # The chain's state (the grammar's) moves along accepted tokens only.
     prompt = model.chat_prompt("Give a JSON object with a name and an age for Ada Lovelace.")
-    settings = dict(max_new_tokens=20, temperature=0, repetition_penalty=1.1,
+    settings = dict(max_new_tokens=12, temperature=0, repetition_penalty=1.1,
                     json_schema={"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
                                  "required": ["name", "age"]})
     plain = generate(model, prompt, **settings)
@@ -342,6 +342,11 @@ def test_the_residual_is_where_p_exceeds_q():
     p, q = np.array([0.5, 0.3, 0.2]), np.array([0.2, 0.6, 0.2])
     np.testing.assert_allclose(speculative.RULE.residual(p, q), [1.0, 0.0, 0.0])
     assert speculative.RULE.acceptance(0.3, 0.6) == 0.5 and speculative.RULE.acceptance(0.5, 0.2) == 1.0
+
+
+def test_forward_times_measure_each_count():
+    times = speculative.forward_times(TinyModel(), [0, 1, 2], (1, 2, 4), repeats=2)
+    assert list(times) == [1, 2, 4] and all(t > 0 for t in times.values())
 
 
 def test_expected_tokens_and_speedup():
