@@ -325,6 +325,13 @@ def test_generate_batch_refuses_speculation(model):
         generate_batch(model, ["Hi", "Hello"], prompt_lookup_num_tokens=4)
 
 
+def test_the_course_model_serves_an_early_exit_draft(model):
+    from course_utils import interface
+
+    assert interface.lacks(model, interface.EarlyExitModel) == [] and model.n_layers == 30
+    assert interface.lacks(TinyModel(), interface.EarlyExitModel) == []
+
+
 def test_a_model_without_a_forward_pass_is_refused():
     class LogitsOnly:  # what the transformers adapter serves: next_token_logits, no cache
         vocab_size, eos_ids = VOCAB, frozenset()
