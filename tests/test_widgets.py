@@ -527,3 +527,60 @@ def test_the_png_names_the_value_shown_even_when_the_slider_starts_at_its_first_
     explorer.set(temperature=0.5)
     assert Image.open(io.BytesIO(explorer.png)).text["dd-main"] == "0.50"
 
+
+
+# -- lesson 08: the sampler zoo ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sampler, value", [
+    ("top_p", 0.6), ("min_p", 0.2), ("top_n_sigma", 0.8), ("typical_p", 0.5), ("eta_cutoff", 0.01),
+    ("epsilon_cutoff", 0.01), ("xtc_threshold", 0.05),
+])
+def test_zoo_colours_exactly_the_kept_tokens_and_draws_the_cut(fake, sampler, value):
+    explorer = w.SamplerZooExplorer(fake, sampler=sampler, temperature=1.5, n_tokens=16, **{sampler: value})
+    assert_displays_well(explorer)
+    logits = fake.next_token_logits(fake.encode(w.GOOD_PROMPTS[1])).astype(float)
+    top = np.argsort(-logits, kind="stable")
+    settings = {"xtc_probability": 1.0, "xtc_threshold": value} if sampler == "xtc_threshold" else {sampler: value}
+    final = sampling.next_token_distribution(logits, temperature=1.5, **settings)[top]
+    assert explorer.bars.values == pytest.approx(final)
+    assert explorer.bars.colors == [ROLE["kept"].lower() if p > 0 else ROLE["removed"].lower() for p in final]
+    kept = np.flatnonzero(final > 0)
+    assert f"kept {kept.size} of 16 tokens" in explorer.readout_text
+    assert explorer.first_cut.get_visible() == (kept[0] > 0)
+    if kept[0] > 0:
+        assert list(explorer.first_cut.get_xdata()) == [kept[0] + 0.5] * 2
+    if kept[-1] < 15:
+        assert list(explorer.last_cut.get_xdata()) == [kept[-1] + 1.5] * 2
+    assert main_controls(explorer) == [sampler] and explorer.controls[sampler].layout.display is None
+    assert all(explorer.controls[s].layout.display == "none" for s in w.ZOO_SAMPLERS if s != sampler)
+    assert Image.open(io.BytesIO(explorer.png)).text["dd-boundary"] == "shown"
+    assert_blit_is_exact(explorer)
+
+
+def test_zoo_top_n_sigma_keeps_the_same_tokens_at_every_temperature(fake):
+    explorer = w.SamplerZooExplorer(fake, sampler="top_n_sigma", top_n_sigma=1.0, temperature=0.5)
+    colours = explorer.bars.colors
+    for t in (1.0, 2.0, 3.0):
+        explorer.set(temperature=t)
+        assert explorer.bars.colors == colours
+    explorer.set(sampler="top_p", top_p=0.9)
+    assert main_controls(explorer) == ["top_p"] and drawn_for(explorer) == "0.90"
+
+
+def test_zoo_checks_its_arguments(fake):
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        w.SamplerZooExplorer(fake, sampler="top_k")
+    with pytest.raises(ValueError, match=r"top_n_sigma=9.0 is outside the slider's range \[0, 4\]"):
+        w.SamplerZooExplorer(fake, top_n_sigma=9.0)
+
+
+def test_zoo_real_model_opens_where_the_first_move_changes_the_cut(model):
+    explorer = w.SamplerZooExplorer(model, sampler="top_n_sigma", top_n_sigma=1.0, temperature=2.0)
+    before = explorer.readout_text
+    assert "of 49,152 tokens" in before and "top-nσ 1.0, T = 2" in before
+    at = explorer.last_cut.get_xdata()[0]
+    explorer.set(top_n_sigma=1.1)  # one → press
+    assert explorer.last_cut.get_xdata()[0] != at
+    explorer.set(sampler="typical_p", typical_p=0.5, prompt="Roses are red, violets are", temperature=1.0)
+    assert explorer.first_cut.get_visible() and "most likely token removed" in explorer.subtitle.get_text()

@@ -8,7 +8,8 @@ here, so ``from course_utils.widgets import TemperatureExplorer`` works.
 The explorers (each displayed as a cell's last expression): :class:`TopTokensExplorer` (lesson 01),
 :class:`SoftmaxExplorer` (02), :class:`TemperatureExplorer` (03), :class:`TruncationExplorer` and
 :class:`ChainOrderExplorer` (04), :class:`GenerationStepper` (05), :class:`PenaltyExplorer` (06),
-:class:`ConstraintExplorer` (07).
+:class:`ConstraintExplorer` (07),
+:class:`SamplerZooExplorer` (08).
 
 Tests and the benchmark drive explorers without a browser: ``explorer.set(temperature=0.5)``
 changes controls (one redraw for any number of values), and each explorer exposes its panels
@@ -25,6 +26,7 @@ from course_utils.widgets.lesson04 import ChainOrderExplorer, TruncationExplorer
 from course_utils.widgets.lesson05 import GenerationStepper
 from course_utils.widgets.lesson06 import FREQUENCY_PENALTIES, REPETITION_PENALTIES, PenaltyExplorer
 from course_utils.widgets.lesson07 import ConstraintExplorer
+from course_utils.widgets.lesson08 import ZOO_SAMPLERS, SamplerZooExplorer
 from course_utils.widgets.model_explorer import GOOD_PROMPTS, TEMPERATURES, ModelExplorer, dial_controls
 
 __all__ = [
@@ -46,4 +48,6 @@ __all__ = [
     "REPETITION_PENALTIES",
     "FREQUENCY_PENALTIES",
     "ConstraintExplorer",
+    "SamplerZooExplorer",
+    "ZOO_SAMPLERS",
 ]

@@ -221,7 +221,9 @@ class Explorer:
 _SLIDERS = (widgets.IntSlider, widgets.FloatSlider, widgets.SelectionSlider)
 
 #: Sliders that cut the distribution: an explorer whose main slider is one of them draws the cut.
-TRUNCATION_DIALS = frozenset({"top_k", "top_p", "min_p"})
+TRUNCATION_DIALS = frozenset(
+    {"top_k", "top_p", "min_p", "top_n_sigma", "typical_p", "eta_cutoff", "epsilon_cutoff", "xtc_threshold"}
+)
 
 
 def _inside_its_axes(artist) -> bool:
