@@ -135,23 +135,29 @@ class Enumerator:
         return self._choose([(int(i), float(probs[i])) for i in np.flatnonzero(probs)])
 
 
-def enumerated(monkeypatch, model, **draft) -> dict[tuple, float]:
+def enumerated(monkeypatch, model, settings, **draft) -> dict[tuple, float]:
     enumerator = Enumerator()
     monkeypatch.setattr(speculative, "Draws", lambda rng: enumerator)
     out = {}
     while enumerator.pending:
         enumerator.start()
-        g = generate(model, PROMPT, max_new_tokens=NEW, **SETTINGS, **draft)
+        g = generate(model, PROMPT, max_new_tokens=NEW, **settings, **draft)
         key = tuple(g.token_ids)
         out[key] = out.get(key, 0.0) + enumerator.weight
     return out
 
 
+# The chain's dials keep their meaning: top-k's cut, a penalty that reads the accepted tokens, and
+# (another run) typical-p's cut with min-p's, in llama.cpp's order.
+OTHER_SETTINGS = dict(temperature=0.7, typical_p=0.8, min_p=0.1, frequency_penalty=0.5, order="llama.cpp")
+
+
+@pytest.mark.parametrize("settings", [SETTINGS, OTHER_SETTINGS], ids=["top-k", "typical-p"])
 @pytest.mark.parametrize("draft", [dict(assistant_early_exit=1), dict(prompt_lookup_num_tokens=3)])
-def test_every_outcome_has_exactly_the_models_probability(monkeypatch, draft):
+def test_every_outcome_has_exactly_the_models_probability(monkeypatch, draft, settings):
     model = TinyModel()
-    expected = exact_distribution(model, model.encode(PROMPT), NEW, SETTINGS)
-    got = enumerated(monkeypatch, model, **draft)
+    expected = exact_distribution(model, model.encode(PROMPT), NEW, settings)
+    got = enumerated(monkeypatch, model, settings, **draft)
     assert set(got) == set(expected)
     for tokens, prob in expected.items():
         assert got[tokens] == pytest.approx(prob, abs=1e-12), tokens
@@ -162,7 +168,7 @@ def test_the_enumeration_sees_a_wrong_rule(monkeypatch):
     monkeypatch.setattr(speculative, "RULE", AlwaysAccept())
     model = TinyModel()
     expected = exact_distribution(model, model.encode(PROMPT), NEW, SETTINGS)
-    got = enumerated(monkeypatch, model, assistant_early_exit=1)
+    got = enumerated(monkeypatch, model, SETTINGS, assistant_early_exit=1)
     assert max(abs(got.get(t, 0.0) - p) for t, p in expected.items()) > 0.01
 
 
