@@ -331,6 +331,7 @@ class Verification:
 def speculate(model, row, draft, record: Callable[[np.ndarray, Decision], object]) -> list[Verification]:
     """Generate `row` to its end by drafting and verifying; its steps are taken one decided token
     at a time (`record(logits, decision)` makes each step and moves the chain on)."""
+    _refuse_dials_without_one_p(row.chain.config)
     if required() > 0 and row.chain.config.temperature != 0.0:
         raise NearTieError(
             "Sampled speculative decoding's accept tests and residual draws have no measured margin, and "
@@ -344,6 +345,26 @@ def speculate(model, row, draft, record: Callable[[np.ndarray, Decision], object
     while not row.finished:
         verifications.append(_check(model, cache, row, draft, record, chance))
     return verifications
+
+
+# Speculation checks each drafted token against the one distribution p of its position. These dials
+# have none to check against: XTC's coin makes p one of two per step, and mirostat's mu moves with
+# every token drawn, including the draws of a rejected draft.
+_WITHOUT_ONE_P = {
+    "xtc_probability": "XTC flips a coin at every step, so a position has two possible distributions",
+    "mirostat": "mirostat moves its target with every token it draws, so p depends on the draws of the check itself",
+}
+
+
+def _refuse_dials_without_one_p(config) -> None:
+    for name, why in _WITHOUT_ONE_P.items():
+        value = getattr(config, name)
+        if value:
+            raise ValueError(
+                f"{name}={value!r} cannot be combined with speculative decoding (prompt_lookup_num_tokens or "
+                f"assistant_early_exit), which checks a draft against the model's distribution at each position: "
+                f"{why}. Generate without a draft, or turn {name} off."
+            )
 
 
 def _check(model, cache, row, draft, record, chance) -> Verification:

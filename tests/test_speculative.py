@@ -320,6 +320,9 @@ def test_sampled_speculation_is_refused_where_margins_are_required(model):
     (dict(assistant_early_exit=4, prompt_lookup_num_tokens=4), ValueError, "give one of them"),
     (dict(assistant_early_exit=4, max_matching_ngram_size=2), ValueError, "prompt lookup"),
     (dict(prompt_lookup_num_tokens=4, num_beams=2), ValueError, "num_beams=1"),
+    # dials with no single distribution per position to check a draft against
+    (dict(prompt_lookup_num_tokens=4, mirostat=2), ValueError, "mirostat=2 cannot be combined"),
+    (dict(assistant_early_exit=4, xtc_probability=0.5), ValueError, "xtc_probability=0.5 cannot be combined"),
 ])
 def test_bad_speculative_settings_are_refused(model, kwargs, error, words):
     with pytest.raises(error, match=words):
