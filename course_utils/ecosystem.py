@@ -103,6 +103,9 @@ __all__ = [
     "ANTHROPIC_REFUSALS",
     "PENALTY_ADVICE",
     "SPECULATIVE_DECODING",
+    "SAMPLER_LIBRARIES",
+    "samplers_table_markdown",
+    "MIN_P_DEBATE",
 ]
 
 KNOBS = ("temperature", "top_k", "top_p", "min_p")
@@ -500,6 +503,9 @@ def reference_markdown() -> str:
     ]
     for dial, entry in SAMPLERS.items():
         parts += [f"### `{dial}`", "\n".join(f"- **{who}**: {fact}" for who, fact in entry.items())]
+    parts += ["## Speculative decoding"]
+    for library, entry in SPECULATIVE_DECODING.items():
+        parts += [f"### {library}", "\n".join(f"- **{what}**: {fact}" for what, fact in entry.items())]
     for name in __all__:
         record = globals()[name]
         if name.isupper() and isinstance(record, dict) and all(isinstance(v, str) for v in record.values()):
@@ -987,6 +993,45 @@ SPECULATIVE_DECODING: dict[str, dict[str, str]] = {
 }
 """Speculative decoding where it exists: how to ask for it, the draft, the accept/reject rule, what it
 refuses or costs (limits), and where each was read (dated)."""
+
+
+SAMPLER_LIBRARIES = ("Hugging Face transformers", "llama.cpp", "llama-server", "Ollama")
+"""The tools ``SAMPLERS`` records, in the order lesson 08's table shows them."""
+
+
+def _sampler_names(library: str, fact: str) -> str:
+    """The parameter names a ``SAMPLERS`` entry gives (llama-server: the quoted names), or a dash."""
+    if fact.startswith("not offered"):
+        return "—"
+    if library == "llama-server":
+        return ", ".join(f"`{name}`" for name in re.findall(r'"([a-z_]+)"', fact.split(" as ", 1)[1]))
+    while (bare := re.sub(r"\([^()]*\)", "", fact)) != fact:  # drop every parenthesis, nested ones too
+        fact = bare
+    names = re.findall(r"\b(?:[a-z]+_[a-z_]+|mirostat)\b", fact.split(";", 1)[0])
+    return ", ".join(f"`{name}`" for name in dict.fromkeys(names))
+
+
+def samplers_table_markdown() -> str:
+    """A Markdown table: for each sampler beyond top-p, the names each tool takes it by (— : not offered)."""
+    lines = ["| sampler | " + " | ".join(SAMPLER_LIBRARIES) + " |", "|---" * (len(SAMPLER_LIBRARIES) + 1) + "|"]
+    for dial, entry in SAMPLERS.items():
+        lines.append(f"| {dial} | " + " | ".join(_sampler_names(lib, entry[lib]) for lib in SAMPLER_LIBRARIES) + " |")
+    return "\n".join(lines)
+
+
+MIN_P_DEBATE: dict[str, str] = {
+    "Nguyen et al. 2024, the min-p paper": "min-p 'improves both the quality and diversity of generated text across "
+    "different model families (Mistral and Llama 3) and model sizes (1B to 123B parameters), especially at higher "
+    "temperatures', on GPQA, GSM8K and AlpacaEval Creative Writing, and human raters preferred it "
+    "(Turning Up the Heat: Min-p Sampling for Creative and Coherent LLM Outputs, ICLR 2025, arXiv:2407.01082v8, "
+    "abstract, read 2026-12-07)",
+    "Schaeffer, Kazdan and Denisov-Blanch 2025, the critique": "when every sampler gets the same hyperparameter "
+    "search budget (their 'Best-of-N' protocol), min-p's best GSM8K scores 'closely track or overlap' top-p's and "
+    "top-k's; with that protocol and sound statistics 'the evidence for min-p's superiority vanishes', its human "
+    "evaluations included (Min-p, Max Exaggeration, arXiv:2506.13681; the authors' manuscript source, "
+    "RylanSchaeffer/KoyejoLab-Min-p-Sampling manuscript/01_introduction.tex, commit 0e8dea3, read 2026-12-07)",
+}
+"""The min-p claim lesson 08's small study is set against, and the published critique of its evidence."""
 
 
 if __name__ == "__main__":

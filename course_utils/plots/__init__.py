@@ -15,6 +15,9 @@ from course_utils.plots.figures import (
     loop_probability_figure,
     replication_figure,
     sampling_convergence_figure,
+    kept_over_temperature_figure,
+    surprise_figure,
+    high_temperature_figure,
 )
 from course_utils.plots.panels import BarPanel, CurvePanel, TokenTextPanel
 from course_utils.plots.rendering import (
@@ -51,6 +54,9 @@ __all__ = [
     "sampling_convergence_figure",
     "chain_stages_figure",
     "loop_probability_figure",
+    "kept_over_temperature_figure",
+    "surprise_figure",
+    "high_temperature_figure",
     "replication_figure",
     "beam_walk_figure",
     "draw_margins_figure",

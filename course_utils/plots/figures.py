@@ -392,3 +392,121 @@ def beam_walk_figure(steps, finished, token_text, *, title: str | None = None) -
         + ("the winner (red) was not always in the lead" if overtaken else "the winner (red) led all the way")
     ), fontsize=11, x=0.01, ha="left")
     return StaticFigure(figure, f"beam_walk_figure({len(columns) - 1} steps, {rows} beams)")
+
+
+# -- lesson 08: beyond top-p ----------------------------------------------------------------------
+
+_SERIES_COLORS = (OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["bluish_green"], OKABE_ITO["vermillion"],
+                  OKABE_ITO["reddish_purple"], OKABE_ITO["sky_blue"], OKABE_ITO["black"])
+
+
+def kept_over_temperature_figure(
+    temperatures: Sequence[float],
+    counts: dict[str, Sequence[int]],
+    vocab_size: int,
+    *,
+    title: str = "Heat the distribution and top-p, typical and η keep thousands; min-p and top-nσ do not",
+) -> StaticFigure:
+    """How many tokens each sampler keeps (log scale) at each temperature, one line per sampler.
+
+    ``counts[label][i]`` is the count at ``temperatures[i]``; the vocabulary size is drawn as a ceiling.
+    """
+    temperatures = np.asarray(temperatures, dtype=float)
+    if temperatures.ndim != 1 or temperatures.size < 2 or not counts:
+        raise ValueError("temperatures needs at least two values and counts at least one sampler")
+    for label, values in counts.items():
+        if len(values) != temperatures.size:
+            raise ValueError(f"counts[{label!r}] has {len(values)} values for {temperatures.size} temperatures")
+    figure = new_figure(760, 360)
+    ax = figure.add_axes([0.1, 0.15, 0.6, 0.7])
+    for (label, values), color in zip(counts.items(), _SERIES_COLORS):
+        ax.plot(temperatures, values, "o-", color=color, lw=1.8, ms=5, label=label)
+    ax.axhline(vocab_size, color=ROLE["removed"], ls=":", lw=1.2)
+    ax.text(temperatures[0], vocab_size * 1.15, f"the whole vocabulary ({vocab_size:,})", fontsize=9,
+            color=ROLE["text"], va="bottom")
+    ax.set_yscale("log")
+    ax.set_ylim(1, vocab_size * 3)
+    ax.set_xticks(temperatures)
+    ax.set_xlabel("temperature T")
+    ax.set_ylabel("tokens kept (log scale)")
+    ax.grid(True, lw=0.4, alpha=0.5)
+    _plain_axes(ax)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9.5, frameon=False)
+    figure.suptitle(title, fontsize=11, x=0.01, ha="left")
+    description = (f"kept_over_temperature_figure({', '.join(counts)} at T = "
+                   f"{', '.join(f'{t:g}' for t in temperatures)})")
+    return StaticFigure(figure, description)
+
+
+def surprise_figure(
+    surprises: dict[str, Sequence[float]],
+    tau: float,
+    *,
+    title: str = "Mirostat steers each token's surprise toward τ; plain sampling lets it wander",
+) -> StaticFigure:
+    """The surprise (bits) of each generated token, one line per generation, with the target τ.
+
+    Each series also gets its running mean (dashed), which is what mirostat's feedback steers.
+    """
+    if not surprises:
+        raise ValueError("surprises needs at least one series")
+    tau = checks.real_number(tau, "tau")
+    figure = new_figure(780, 340)
+    ax = figure.add_axes([0.08, 0.15, 0.9, 0.68])
+    longest = 1
+    for (label, values), color in zip(surprises.items(), _SERIES_COLORS):
+        values = np.asarray(values, dtype=float)
+        steps = np.arange(1, values.size + 1)
+        longest = max(longest, values.size)
+        ax.plot(steps, values, "o-", color=color, ms=3, lw=1, alpha=0.8, label=label)
+        ax.plot(steps, np.cumsum(values) / steps, "--", color=color, lw=2, label=f"{label}: running mean")
+    ax.axhline(tau, color=ROLE["threshold"], lw=1.5, ls=":", label=f"target τ = {tau:g} bits")
+    ax.set_xlim(0.5, longest + 0.5)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("generated token (step)")
+    ax.set_ylabel("surprise of the chosen token (bits)")
+    ax.grid(True, lw=0.4, alpha=0.5)
+    _plain_axes(ax)
+    ax.legend(loc="upper right", fontsize=9, frameon=False, ncol=2)
+    figure.suptitle(title, fontsize=11, x=0.01, ha="left")
+    description = f"surprise_figure({', '.join(surprises)}; tau = {tau:g})"
+    return StaticFigure(figure, description)
+
+
+def high_temperature_figure(
+    cells: Sequence[dict],
+    *,
+    title: str = "Diversity against perplexity: each line is one method, each point one temperature",
+) -> StaticFigure:
+    """Distinct-2 (y) against perplexity under the model (x, log scale) for each method and temperature.
+
+    ``cells``: dicts with ``label``, ``temperature``, ``perplexity`` and ``distinct_2`` (the cells of
+    ``data/high_temperature_replication.json``). Points of one method are joined in temperature order
+    and labelled with their T.
+    """
+    methods: dict[str, list[dict]] = {}
+    for cell in cells:
+        methods.setdefault(cell["label"], []).append(cell)
+    if not methods:
+        raise ValueError("cells is empty")
+    figure = new_figure(820, 420)
+    ax = figure.add_axes([0.09, 0.13, 0.62, 0.74])
+    for (label, points), color in zip(methods.items(), _SERIES_COLORS):
+        points = sorted(points, key=lambda c: c["temperature"])
+        x = [p["perplexity"] for p in points]
+        y = [p["distinct_2"] for p in points]
+        ax.plot(x, y, "o-", color=color, lw=1.6, ms=6, label=label)
+        for p in points:
+            ax.annotate(f"T={p['temperature']:g}", (p["perplexity"], p["distinct_2"]), xytext=(4, -11),
+                        textcoords="offset points", fontsize=9, color=color)
+    ax.set_xscale("log")
+    ax.set_xlabel("perplexity under the model (log scale): further right = less like the model's own text")
+    ax.set_ylabel("distinct-2 (share of unique bigrams)")
+    ax.grid(True, lw=0.4, alpha=0.5)
+    _plain_axes(ax)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9.5, frameon=False)
+    figure.suptitle(title, fontsize=11, x=0.01, ha="left")
+    temperatures = sorted({c["temperature"] for c in cells})
+    description = (f"high_temperature_figure({len(methods)} methods at T = "
+                   f"{', '.join(f'{t:g}' for t in temperatures)})")
+    return StaticFigure(figure, description)
