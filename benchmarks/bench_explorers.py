@@ -44,6 +44,10 @@ def sweeps(model, only=""):
         ("PenaltyExplorer (kept texts)", lambda: warmed_penalty_explorer(model), "repetition_penalty",
          list(w.REPETITION_PENALTIES)),
         ("ConstraintExplorer", lambda: w.ConstraintExplorer(model), "step", list(range(1, 19))),
+        ("SamplerZooExplorer (top-nσ)", lambda: w.SamplerZooExplorer(model), "top_n_sigma",
+         [round(0.1 * i, 1) for i in range(3, 31)]),
+        ("SamplerZooExplorer (top-p, temperature)", lambda: w.SamplerZooExplorer(model, sampler="top_p"),
+         "temperature", temperatures),
     ]
     return [(name, build(), control, values) for name, build, control, values in rows if only in name]
 
