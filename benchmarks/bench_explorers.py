@@ -25,6 +25,7 @@ import time
 from course_utils import widgets as w
 from course_utils.model import load_model
 from course_utils.plots import DPI
+from course_utils.widgets.model_explorer import PromptLogits
 
 TARGET_MS = 40.0
 
@@ -143,7 +144,7 @@ def time_model_steps(model):
     top = w.TopTokensExplorer(model)
 
     def new_prompt():
-        top._logits = w._PromptLogits(model)  # a prompt the explorer has not seen: the model runs
+        top.logits = PromptLogits(model)  # a cache that has seen no prompt: the model runs
         top.controls["prompt"].value = next(prompts)
 
     print(f"  TopTokensExplorer, a new prompt (model forward + render): {time_once(new_prompt):.1f} ms median")
