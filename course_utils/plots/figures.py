@@ -193,6 +193,14 @@ def chain_stages_figure(chains: dict, token_text, *, top: int = 8) -> StaticFigu
 # -- lesson 05: greedy's loop, the Holtzman replication -------------------------------------
 
 
+def _finish_with_side_legend(figure, ax, title: str) -> None:
+    """A light grid, plain axes, the legend outside on the right, and the takeaway as the title."""
+    ax.grid(True, lw=0.4, alpha=0.5)
+    _plain_axes(ax)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9.5, frameon=False)
+    figure.suptitle(title, fontsize=11, x=0.01, ha="left")
+
+
 def _plain_axes(ax) -> None:
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -429,10 +437,7 @@ def kept_over_temperature_figure(
     ax.set_xticks(temperatures)
     ax.set_xlabel("temperature T")
     ax.set_ylabel("tokens kept (log scale)")
-    ax.grid(True, lw=0.4, alpha=0.5)
-    _plain_axes(ax)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9.5, frameon=False)
-    figure.suptitle(title, fontsize=11, x=0.01, ha="left")
+    _finish_with_side_legend(figure, ax, title)
     description = (f"kept_over_temperature_figure({', '.join(counts)} at T = "
                    f"{', '.join(f'{t:g}' for t in temperatures)})")
     return StaticFigure(figure, description)
@@ -502,10 +507,7 @@ def high_temperature_figure(
     ax.set_xscale("log")
     ax.set_xlabel("perplexity under the model (log scale): further right = less like the model's own text")
     ax.set_ylabel("distinct-2 (share of unique bigrams)")
-    ax.grid(True, lw=0.4, alpha=0.5)
-    _plain_axes(ax)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9.5, frameon=False)
-    figure.suptitle(title, fontsize=11, x=0.01, ha="left")
+    _finish_with_side_legend(figure, ax, title)
     temperatures = sorted({c["temperature"] for c in cells})
     description = (f"high_temperature_figure({len(methods)} methods at T = "
                    f"{', '.join(f'{t:g}' for t in temperatures)})")
