@@ -25,7 +25,9 @@ Whatever q is, every token comes out with probability exactly p: a draft only ch
   so for the accepted tokens they are exactly what the k-block model computes.
 
 With the same seed, a speculative text is generally not the plain text (the random numbers are
-spent differently): the same distribution, another coupling. At temperature 0 nothing is drawn at
+spent differently): the same distribution, another coupling. Like every draw of the course, each
+choice of a check has a margin (`Margins`: how far the logits could move before it went another
+way), held to ``COURSE_MIN_MARGIN`` so that a printed speculative text is every machine's. At temperature 0 nothing is drawn at
 random, and the text is greedy's, up to the last-digit differences of a multi-token pass.
 
 `speculate` runs one generation; it reads the generation's row (``ids``, ``prompt_ids``,
@@ -38,15 +40,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from course_utils import checks, interface
 from course_utils.chain import Chain, Run
-from course_utils.draw import Decision, Draw, race
+from course_utils.draw import Decision, Draw, _half_gap, kept_range, race
 from course_utils.processors import History
 from course_utils.processors.truncation import softmax
-from course_utils.reproducibility import NearTieError, check_margin, required
+from course_utils.reproducibility import check_margin, required
 
 #: generate()'s speculative settings (Hugging Face's names).
 SETTINGS = ("prompt_lookup_num_tokens", "max_matching_ngram_size", "assistant_early_exit")
@@ -78,23 +81,43 @@ RULE = Rule()
 
 
 class Draws:
-    """The random choices of the rule, from the generation's own generator."""
+    """The random choices of the rule, from the generation's own generator. Each choice is
+    remembered with how close it came to going the other way (`choices`), in log-probability
+    units, so a check can hold every choice to the margin machines need (`Margins`)."""
 
     def __init__(self, rng: np.random.Generator):
         self.rng = rng
+        self.choices: list[Choice] = []
 
     def accept(self, probability: float) -> bool:
-        return bool(self.rng.random() < probability)
+        u = self.rng.random()
+        with np.errstate(divide="ignore"):
+            self.choices.append(Choice("accept", abs(float(np.log(u) - np.log(probability)))))
+        return bool(u < probability)
 
     def pick(self, probs: np.ndarray) -> int:
         """A token drawn from `probs` by an exponential race (the course's draw): the largest
-        p_i / e_i wins, with probability exactly p_i. Only tokens with p_i > 0 enter (a greedy or
-        top-k distribution has few), and a sure token draws nothing."""
+        p_i / e_i wins, with probability exactly p_i. Every token of the vocabulary has its own
+        e_i, so a token whose p_i is near 0 entering or leaving changes nothing unless it could
+        win; a sure token draws nothing."""
         entrants = np.flatnonzero(probs)
         if len(entrants) == 1:
+            self.choices.append(Choice("pick", float("inf")))
             return int(entrants[0])
-        scores = np.log(probs[entrants]) - np.log(self.rng.standard_exponential(len(entrants)))
+        log_e = np.log(self.rng.standard_exponential(len(probs)))
+        scores = np.log(probs[entrants]) - log_e[entrants]
+        self.choices.append(Choice("pick", _half_gap(scores), log_e))
         return int(entrants[np.argmax(scores)])
+
+
+class Choice(NamedTuple):
+    """One random choice of a check: an accept test (`gap`: |log u - log acceptance|) or a race
+    (`gap`: half the gap between its two best scores log p_i - log e_i; every token's log e_i,
+    for the residual's own measure)."""
+
+    kind: str
+    gap: float
+    log_e: np.ndarray | None = None
 
 
 def verify(drafted: Sequence[int], qs: Sequence[np.ndarray], p_at: Callable[[int], np.ndarray | None],
@@ -134,15 +157,15 @@ def final_distribution(chain: Chain, logits: np.ndarray, history: History) -> tu
     return run, p
 
 
-def _decision(chain: Chain, run: Run, token: int, rng: np.random.Generator) -> Decision:
-    """The record of a decided token. At temperature 0 its margin is greedy's (the race draws
-    nothing then), checked as every draw is; a sampled speculative token's margin (its accept test,
-    its residual draw) is not measured: NaN."""
-    if chain.config.temperature != 0.0:
-        return Decision(chain, run, Draw(token, float("nan")))
-    draw = race(chain, run, rng, measure=True)
-    check_margin(draw.margin, f"Token {draw.token} was chosen")
-    return Decision(chain, run, draw)
+def _decision(chain: Chain, run: Run, token: int, rng: np.random.Generator, margin: float) -> Decision:
+    """The record of a decided token, its margin checked as every draw's is. `margin` is the
+    check's so far (`Margins`, raw logits; NaN when nothing asks for it). At temperature 0 the
+    race draws nothing and greedy's own margin counts too."""
+    if chain.config.temperature == 0.0:
+        draw = race(chain, run, rng, measure=True)
+        margin = draw.margin if np.isnan(margin) else min(margin, draw.margin)
+    check_margin(margin, f"Token {token} was decided by a speculative check")
+    return Decision(chain, run, Draw(token, margin))
 
 
 def _history(row, extra: Sequence[int] = ()) -> History:
@@ -154,10 +177,13 @@ def _history(row, extra: Sequence[int] = ()) -> History:
 
 @dataclass(frozen=True)
 class Proposal:
-    """A draft's guess: its tokens, and the distribution each was drawn from (over the vocabulary)."""
+    """A draft's guess: its tokens, the distribution each was drawn from (over the vocabulary), and
+    how far (penalized logits) the cuts behind those distributions were from another outcome
+    (`_cut_margin`; inf for a draft without one)."""
 
     tokens: tuple[int, ...]
     qs: tuple[np.ndarray, ...]
+    cut_margin: float = float("inf")
 
 
 NO_PROPOSAL = Proposal((), ())
@@ -180,6 +206,7 @@ class PromptLookup:
 
     num_tokens: int
     max_matching_ngram_size: int = DEFAULT_MAX_MATCHING_NGRAM_SIZE
+    q_from_logits = False  # q is one-hot on tokens of the text: no machine can move it
 
     def propose(self, model, cache, row, budget: int, chance) -> Proposal:
         ids = np.asarray(row.ids, dtype=np.int64)
@@ -221,14 +248,17 @@ class EarlyExit:
 
     layers: int
     num_tokens: int
+    q_from_logits = True  # q is the chain's distribution over the draft's own logits
 
     def propose(self, model, cache, row, budget: int, chance) -> Proposal:
         chain, start, saved = row.chain, cache.length, row.chain.state()
-        tokens, qs, token = [], [], row.ids[-1]
+        tokens, qs, token, cut = [], [], row.ids[-1], float("inf")
         try:
             for _ in range(min(self.num_tokens, budget)):
                 logits = model.forward(np.array([[token]]), cache, exit_after=self.layers)[0]
-                _, q = final_distribution(chain, logits, _history(row, tokens))
+                run, q = final_distribution(chain, logits, _history(row, tokens))
+                if required() > 0:
+                    cut = min(cut, _cut_margin(chain, run))
                 token = chance.pick(q)
                 if token in model.eos_ids:
                     break
@@ -239,7 +269,7 @@ class EarlyExit:
             # The verification rewrites these slots with the whole model's keys and values.
             cache.truncate(start)
             chain.restore(saved)
-        return Proposal(tuple(tokens), tuple(qs))
+        return Proposal(tuple(tokens), tuple(qs), cut)
 
 
 #: How many tokens the early-exit draft proposes per check when nothing says (HF's
@@ -332,11 +362,6 @@ def speculate(model, row, draft, record: Callable[[np.ndarray, Decision], object
     """Generate `row` to its end by drafting and verifying; its steps are taken one decided token
     at a time (`record(logits, decision)` makes each step and moves the chain on)."""
     _refuse_dials_without_one_p(row.chain.config)
-    if required() > 0 and row.chain.config.temperature != 0.0:
-        raise NearTieError(
-            "Sampled speculative decoding's accept tests and residual draws have no measured margin, and "
-            "COURSE_MIN_MARGIN asks every decision for one. Use temperature=0, or sample without a draft."
-        )
     cache = model.new_cache(1)
     if len(row.prompt_ids) > 1:  # the last prompt token goes in with the first draft
         model.forward(np.array([row.prompt_ids[:-1]]), cache)
@@ -372,29 +397,120 @@ def _check(model, cache, row, draft, record, chance) -> Verification:
     position (each accepted token taken before the next position's p is computed), and cut the
     cache back to what was kept."""
     budget = row.max_new_tokens - len(row.new_ids) - 1  # the check always adds a token of its own
+    chance.choices = []
     proposal = draft.propose(model, cache, row, budget, chance) if budget > 0 else NO_PROPOSAL
+    margins = Margins(row.chain, draft, proposal) if required() > 0 else None
     start, first = cache.length, len(row.new_ids)
     logits = model.forward(np.array([[row.ids[-1], *proposal.tokens]]), cache, all_positions=True)[0]
     runs, ps = [], []
 
+    def decided(i: int, token: int) -> Decision:
+        margin = float("nan") if margins is None else margins.so_far(chance.choices)
+        return _decision(row.chain, runs[i], token, row.rng, margin)
+
     def p_at(i: int) -> np.ndarray | None:
         if i > 0:
-            row.take(record(logits[i - 1], _decision(row.chain, runs[-1], proposal.tokens[i - 1], row.rng)))
+            row.take(record(logits[i - 1], decided(i - 1, proposal.tokens[i - 1])))
             if row.finished:  # a stop string inside the draft
                 return None
         run, p = final_distribution(row.chain, logits[i], _history(row))
         runs.append(run)
         ps.append(p)
+        if margins is not None:
+            margins.cut = min(margins.cut, _cut_margin(row.chain, run))
         return p
 
     accepted, token = verify(proposal.tokens, proposal.qs, p_at, chance)
     if token is not None:
-        row.take(record(logits[accepted], _decision(row.chain, runs[-1], token, row.rng)))
+        if margins is not None and accepted < len(proposal.tokens) and draft.q_from_logits:
+            margins.residual = _residual_margin(ps[accepted], proposal.qs[accepted], chance.choices[-1], token,
+                                                row.chain.config.temperature)
+        row.take(record(logits[accepted], decided(accepted, token)))
     cache.truncate(start + 1 + accepted)
     checked = range(min(len(proposal.tokens), len(ps)))
     return Verification(first, proposal.tokens, accepted, token,
                         tuple(float(ps[i][proposal.tokens[i]]) for i in checked),
                         tuple(float(proposal.qs[i][proposal.tokens[i]]) for i in checked))
+
+
+# ---- how far a check was from going another way -------------------------------------------------
+
+
+class Margins:
+    """The margin (raw logits) of a check's decisions: how much every logit could move, as another
+    machine's do in their last digits, before any choice of the check could go another way.
+
+    A token decided by a check rests on every choice before it: the draft's picks (they set q and
+    what is drafted), the accept tests so far, the draw after a rejection or after them all, and
+    the cuts that shaped each p and q. A logit change of d moves log p_i by at most 2d / T (as
+    it moves the log-softmax), and so:
+    * an accept test u < p(x) / q(x) holds while |log u - log(p(x) / q(x))| > 2d / T, or 4d / T
+      when q moves too (a draft with logits);
+    * a race's winner stays while half the gap between its two best scores exceeds d / T, for p,
+      for q, and for the residual after a one-hot q (p without the drafted token);
+    * the race on the residual max(0, p - q) of a draft with logits: `_residual_margin`.
+    Everything is measured on the penalized logits, then divided by the penalties' slope.
+    """
+
+    def __init__(self, chain: Chain, draft, proposal: Proposal):
+        self.t, self.slope = chain.config.temperature, chain.slope
+        self.accept_divisor = 4.0 if draft.q_from_logits else 2.0
+        self.cut = proposal.cut_margin
+        self.residual: float | None = None  # the last race's, after a rejection of a draft with logits
+
+    def so_far(self, choices: Sequence[Choice]) -> float:
+        """The margin of the choices made so far (the last one the residual's race, if measured)."""
+        counted = choices if self.residual is None else choices[:-1]
+        margin = min([self.cut, *([] if self.residual is None else [self.residual])]
+                     + [self.t * c.gap / (self.accept_divisor if c.kind == "accept" else 1.0) for c in counted])
+        return margin / self.slope
+
+
+def _cut_margin(chain: Chain, run: Run) -> float:
+    """How far (penalized logits) the cuts behind one run's distribution are from giving it other
+    tokens: half top-k's gap, or 0 if another machine's top-p, min-p or samplers could keep a
+    different number (`draw.kept_range` under the required margin). At temperature 0 the
+    distribution is all on the largest logit: half its gap to the next."""
+    if chain.config.temperature == 0.0:
+        return _half_gap(run.row.astype(np.float64))
+    fewest, most = kept_range(chain, run.row, softmax(run.final), run)
+    return run.top_k_gap if fewest == most else 0.0
+
+
+def _residual_margin(p: np.ndarray, q: np.ndarray, choice: Choice, winner: int, t: float) -> float:
+    """How far (penalized logits) the logits behind p and q could move before the race on the
+    residual max(0, p - q) could have another winner.
+
+    A logit change of d scales each p_i and q_i by a factor between e^(-e) and e^e, e = 2d / T, so
+    r_i = p_i - q_i lies between p_i e^(-e) - q_i e^e and p_i e^e - q_i e^(-e). The winner stays
+    while its lowest r stays above 0 and its lowest score log r - log e beats the highest of every
+    token that could then enter (each keeps its own e; with no race drawn, none may enter). Found by
+    bisection on e.
+    """
+    support = np.flatnonzero(p > 0)  # r_i = 0 wherever p_i = 0 (which tokens p keeps: the cut margins)
+    ps, qs = p[support], q[support]
+    # A residual with one entrant drew nothing: any token entering would start a race.
+    log_e = np.full(len(support), -np.inf) if choice.log_e is None else choice.log_e[support]
+    w = int(np.searchsorted(support, winner))
+    rivals = np.ones(len(support), dtype=bool)
+    rivals[w] = False
+
+    def holds(e: float) -> bool:
+        lowest = ps[w] * np.exp(-e) - qs[w] * np.exp(e)
+        highest = ps[rivals] * np.exp(e) - qs[rivals] * np.exp(-e)
+        if lowest <= 0:
+            return False
+        could_enter = highest > 0
+        return bool(np.log(lowest) - log_e[w]
+                    > np.max(np.log(highest[could_enter]) - log_e[rivals][could_enter], initial=-np.inf))
+
+    low_e, high_e = 0.0, 1.0
+    while holds(high_e) and high_e < 64.0:
+        low_e, high_e = high_e, 2 * high_e
+    for _ in range(40):
+        middle = (low_e + high_e) / 2
+        low_e, high_e = (middle, high_e) if holds(middle) else (low_e, middle)
+    return low_e * t / 2
 
 
 # ---- what it costs and what it should gain ------------------------------------------------------

@@ -303,9 +303,73 @@ def test_stop_strings_end_a_speculative_text_where_they_end_a_plain_one(model):
     assert (fast.token_ids, fast.text, fast.finish_reason) == (plain.token_ids, plain.text, "stop")
 
 
-def test_sampled_speculation_is_refused_where_margins_are_required(model):
-    with required_margin(3e-4), pytest.raises(NearTieError, match="temperature=0"):
-        generate(model, "Once upon a time", max_new_tokens=4, temperature=0.8, prompt_lookup_num_tokens=4)
+# ---- sampled speculation on every machine: each choice held to the required margin --------------
+
+SAMPLED_PROMPT = "Repeat this list exactly: apples, pears, plums, apples, pears, plums."
+SAMPLED_DRAFTS = [dict(prompt_lookup_num_tokens=4), dict(assistant_early_exit=24)]
+
+
+def sampled(model, seed, draft, **settings):
+    return generate(model, model.chat_prompt(SAMPLED_PROMPT), max_new_tokens=12, temperature=0.8, seed=seed,
+                    **draft, **settings)
+
+
+def one_check(zp, zq, drafted, seed, t, q_from_logits):
+    """One check of one drafted token against p = softmax(zp / T) (q = softmax(zq / T), or one-hot
+    on it): what it decides, and the margin `Margins` gives it."""
+    from course_utils.chain import Chain
+    from course_utils.chain import SamplingConfig
+
+    p = speculative.softmax(zp / t)
+    q = speculative.softmax(zq / t) if q_from_logits else speculative.one_hot(drafted, len(zp))
+    chance = speculative.Draws(np.random.default_rng(seed))
+    accepted, token = speculative.verify([drafted], [q], lambda i: p, chance)
+    draft = speculative.EarlyExit(1, 1) if q_from_logits else speculative.PromptLookup(1)
+    margins = speculative.Margins(Chain(SamplingConfig(temperature=t, top_k=0)), draft,
+                                  speculative.Proposal((drafted,), (q,)))
+    if accepted == 0 and q_from_logits:
+        margins.residual = speculative._residual_margin(p, q, chance.choices[-1], token, t)
+    return (accepted, token), margins.so_far(chance.choices)
+
+
+@pytest.mark.parametrize("q_from_logits", [False, True], ids=["one-hot q", "q from logits"])
+def test_a_checks_margin_is_how_far_the_logits_may_move_without_changing_it(q_from_logits):
+    """Logits moved by less than the margin (random directions, and every logit pushed to the edge)
+    never change what a check decides; moved by a few times the margin, they sometimes do: the
+    margin is a bound, and not a loose one."""
+    rng = np.random.default_rng(0)
+    flipped_nearby = 0
+    for case in range(300):
+        zp, zq = rng.normal(0, 2, 12), rng.normal(0, 2, 12)
+        t, drafted = float(rng.choice([0.5, 1.0, 1.5])), int(rng.integers(12))
+        outcome, margin = one_check(zp, zq, drafted, case, t, q_from_logits)
+        assert margin > 0
+        for _ in range(10):
+            within = [rng.uniform(-0.99, 0.99, 12) * margin, rng.choice([-0.99, 0.99], 12) * margin]
+            for dp, dq in itertools.product(within, within):
+                assert one_check(zp + dp, zq + dq, drafted, case, t, q_from_logits)[0] == outcome, case
+        beyond = [(rng.choice([-k, k], 12) * margin, rng.choice([-k, k], 12) * margin)
+                  for k in (2, 4, 8) for _ in range(20)]
+        flipped_nearby += any(one_check(zp + dp, zq + dq, drafted, case, t, q_from_logits)[0] != outcome
+                              for dp, dq in beyond)
+    assert flipped_nearby >= 30, flipped_nearby
+
+
+@pytest.mark.parametrize("draft", SAMPLED_DRAFTS, ids=["prompt lookup", "early exit"])
+def test_sampled_speculation_under_the_lessons_margin_is_refused_or_held(model, draft):
+    """With COURSE_MIN_MARGIN set (as lessons run), a sampled speculative text either has every
+    margin above it or raises NearTieError saying which token was too close."""
+    outcomes = []
+    for seed in range(8):
+        try:
+            with required_margin(3e-4):
+                g = sampled(model, seed, draft)
+            assert min(step.margin for step in g.steps) >= 3e-4
+            outcomes.append("held")
+        except NearTieError as err:
+            assert "speculative check" in str(err)
+            outcomes.append("refused")
+    assert "held" in outcomes
 
 
 # ---- what a learner passes in ------------------------------------------------------------------
