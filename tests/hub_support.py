@@ -96,6 +96,7 @@ class Learner:
     hub: Hub
     name: str
     token: str
+    reconnections: int = 0  # kernel websockets that dropped and were reconnected (see `run`)
 
     @property
     def server_url(self) -> str:
@@ -153,39 +154,74 @@ class Learner:
     def run(self, code: str, kernel_id: str | None = None, timeout: float = 900) -> str:
         """Run `code` in a kernel over its websocket (the protocol JupyterLab speaks); its stdout.
 
+        As JupyterLab does, the connection names its session (``session_id``), and if the
+        websocket drops it reconnects with the same session: the server buffers the kernel's
+        messages meanwhile and replays them (jupyter_server's message buffering), so nothing the
+        code prints is lost. Each reconnection is counted in `reconnections`.
+
         Raises RuntimeError with the traceback if the code fails.
         """
         import websocket
 
         kernel_id = kernel_id or self.start_kernel()
-        url = f"{self.server_url.replace('http://', 'ws://')}/api/kernels/{kernel_id}/channels"
-        connection = websocket.create_connection(url, header=[f"Authorization: token {self.token}"], timeout=timeout)
-        try:
-            msg_id = uuid.uuid4().hex
-            connection.send(json.dumps({
-                "header": {"msg_id": msg_id, "username": self.name, "session": uuid.uuid4().hex,
-                           "msg_type": "execute_request", "version": "5.3", "date": ""},
-                "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-                "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
-                            "allow_stdin": False, "stop_on_error": True},
-            }))
-            output = []
-            while True:
-                opcode, data = connection.recv_data()
-                if opcode != websocket.ABNF.OPCODE_TEXT:
-                    continue  # a message with binary buffers: the explorer's PNG for the page
-                message = json.loads(data)
-                if message.get("parent_header", {}).get("msg_id") != msg_id or message.get("channel") != "iopub":
-                    continue
-                kind, content = message["msg_type"], message["content"]
-                if kind == "stream" and content.get("name") == "stdout":
-                    output.append(content["text"])
-                elif kind == "error":
-                    raise RuntimeError(f"{self.name}'s kernel: " + "\n".join(content["traceback"]))
-                elif kind == "status" and content["execution_state"] == "idle":
-                    return "".join(output)
-        finally:
-            connection.close()
+        session = uuid.uuid4().hex
+        url = (f"{self.server_url.replace('http://', 'ws://')}/api/kernels/{kernel_id}/channels"
+               f"?session_id={session}")
+        msg_id = uuid.uuid4().hex
+        request = json.dumps({
+            "header": {"msg_id": msg_id, "username": self.name, "session": session,
+                       "msg_type": "execute_request", "version": "5.3", "date": ""},
+            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+            "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                        "allow_stdin": False, "stop_on_error": True},
+        })
+        output: list[str] = []
+        deadline, attempt = time.monotonic() + timeout, 0
+        while True:
+            connection = websocket.create_connection(
+                url, header=[f"Authorization: token {self.token}"], timeout=max(deadline - time.monotonic(), 1))
+            try:
+                if attempt == 0:
+                    connection.send(request)
+                return self._read_until_idle(connection, msg_id, output, deadline)
+            except websocket.WebSocketConnectionClosedException:
+                attempt += 1
+                self.reconnections += 1
+                if attempt > RECONNECTIONS:
+                    raise RuntimeError(
+                        f"{self.name}'s kernel connection dropped {attempt} times; the hub's log ends:\n"
+                        + self.hub.log_tail()) from None
+            finally:
+                connection.close()
+
+    def _read_until_idle(self, connection, msg_id: str, output: list[str], deadline: float) -> str:
+        """The kernel's messages for `msg_id` until it is idle again: its stdout. TimeoutError
+        past `deadline` (time.monotonic()), even while the server's pings keep the socket alive."""
+        import websocket
+
+        while True:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name}'s kernel was not idle again in time; the hub's log ends:\n"
+                                   + self.hub.log_tail())
+            opcode, data = connection.recv_data()
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                raise websocket.WebSocketConnectionClosedException("the server closed the kernel's websocket")
+            if opcode != websocket.ABNF.OPCODE_TEXT:
+                continue  # a message with binary buffers: the explorer's PNG for the page
+            message = json.loads(data)
+            if message.get("parent_header", {}).get("msg_id") != msg_id or message.get("channel") != "iopub":
+                continue
+            kind, content = message["msg_type"], message["content"]
+            if kind == "stream" and content.get("name") == "stdout":
+                output.append(content["text"])
+            elif kind == "error":
+                raise RuntimeError(f"{self.name}'s kernel: " + "\n".join(content["traceback"]))
+            elif kind == "status" and content["execution_state"] == "idle":
+                return "".join(output)
+
+
+#: How often a learner's run reconnects a dropped kernel websocket before it gives up.
+RECONNECTIONS = 3
 
 
 @dataclass
@@ -229,6 +265,11 @@ class Hub:
         for name in names:
             with contextlib.suppress(RuntimeError):
                 self.api("DELETE", f"/users/{name}/server")
+
+    def log_tail(self, characters: int = 4000) -> str:
+        """The end of the hub's log, which holds its servers' and kernels' logs too."""
+        log = self.homes.parent / "jupyterhub.log"
+        return log.read_text(errors="replace")[-characters:] if log.is_file() else "(no log)"
 
     def learner(self, name: str) -> Learner:
         token = self.api("POST", f"/users/{name}/tokens", note="classroom test", expires_in=3600)["token"]

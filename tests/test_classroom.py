@@ -9,6 +9,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -83,6 +84,8 @@ def test_a_class_of_8_on_a_real_hub_shares_one_copy_of_the_weights(tmp_path):
 
         with ThreadPoolExecutor(len(learners)) as pool:
             outputs = list(pool.map(lambda learner: learner.run(LESSON_03), learners))
+        # A dropped kernel websocket is reconnected as JupyterLab would (hub_support.Learner.run).
+        print("kernel websockets reconnected:", {learner.name: learner.reconnections for learner in learners})
         runs = [json.loads(output.strip().splitlines()[-1]) for output in outputs]
         assert len({run["pid"] for run in runs}) == len(LEARNERS)
         assert {run["readout"] for run in runs} == {runs[0]["readout"]}  # the same explorer everywhere
@@ -90,3 +93,33 @@ def test_a_class_of_8_on_a_real_hub_shares_one_copy_of_the_weights(tmp_path):
         builds = (cache_dir / "builds.log").read_text().splitlines()
         assert len(builds) == 1, builds
     assert hub.leftovers == [], f"processes left running after the hub stopped: {hub.leftovers}"
+
+
+@pytest.mark.slow
+@pytest.mark.classroom
+def test_a_dropped_kernel_connection_is_reconnected_and_loses_no_output(tmp_path, monkeypatch):
+    """The learner's websocket drops while the kernel runs (as a laptop's Wi-Fi does); the
+    reconnection with the same session gets what the kernel printed meanwhile, replayed by the
+    server."""
+    proxy = require_classroom()
+    with running_hub(tmp_path / "hub", cache_dir=tmp_path / "weights", proxy=proxy) as hub:
+        hub.create_users(LEARNERS[:1])
+        hub.start_servers(LEARNERS[:1])
+        learner = hub.learner(LEARNERS[0])
+        read = type(learner)._read_until_idle
+        drops = []
+
+        def drop_the_first_connection(self, connection, msg_id, output, deadline):
+            if not drops:
+                drops.append(connection.recv_data())  # the request arrived: the kernel is busy
+                connection.close()
+                time.sleep(4)  # away longer than the kernel takes: its output can only come replayed
+                raise websocket.WebSocketConnectionClosedException("dropped by the test")
+            return read(self, connection, msg_id, output, deadline)
+
+        import websocket
+
+        monkeypatch.setattr(type(learner), "_read_until_idle", drop_the_first_connection)
+        output = learner.run("import time\ntime.sleep(1)\nprint('printed while nobody listened')", timeout=60)
+    assert learner.reconnections == 1
+    assert output == "printed while nobody listened\n"
