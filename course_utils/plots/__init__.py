@@ -1,6 +1,6 @@
 """Figures for the course, by job: ``rendering`` (palette, colour roles, pyplot-free figures, PNG
 encoding with blitting), ``panels`` (live panels the explorers update in place) and ``figures``
-(static lesson figures, in lesson order). Everything is re-exported here, so
+(static lesson figures, in lesson order; lesson 09's in ``speculative``). Everything is re-exported here, so
 ``from course_utils.plots import BarPanel, replication_figure`` works.
 
 Nothing in this package calls the model: it draws numbers it is given.
@@ -18,6 +18,12 @@ from course_utils.plots.figures import (
     kept_over_temperature_figure,
     surprise_figure,
     high_temperature_figure,
+)
+from course_utils.plots.speculative import (
+    first_token_histogram_figure,
+    forward_time_figure,
+    rule_figure,
+    speedup_figure,
 )
 from course_utils.plots.panels import BarPanel, CurvePanel, TokenTextPanel
 from course_utils.plots.rendering import (
@@ -60,4 +66,8 @@ __all__ = [
     "replication_figure",
     "beam_walk_figure",
     "draw_margins_figure",
+    "forward_time_figure",
+    "rule_figure",
+    "first_token_histogram_figure",
+    "speedup_figure",
 ]

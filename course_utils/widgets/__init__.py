@@ -9,7 +9,7 @@ The explorers (each displayed as a cell's last expression): :class:`TopTokensExp
 :class:`SoftmaxExplorer` (02), :class:`TemperatureExplorer` (03), :class:`TruncationExplorer` and
 :class:`ChainOrderExplorer` (04), :class:`GenerationStepper` (05), :class:`PenaltyExplorer` (06),
 :class:`ConstraintExplorer` (07),
-:class:`SamplerZooExplorer` (08).
+:class:`SamplerZooExplorer` (08), :class:`SpeculationStepper` (09).
 
 Tests and the benchmark drive explorers without a browser: ``explorer.set(temperature=0.5)``
 changes controls (one redraw for any number of values), and each explorer exposes its panels
@@ -27,6 +27,7 @@ from course_utils.widgets.lesson05 import GenerationStepper
 from course_utils.widgets.lesson06 import FREQUENCY_PENALTIES, REPETITION_PENALTIES, PenaltyExplorer
 from course_utils.widgets.lesson07 import ConstraintExplorer
 from course_utils.widgets.lesson08 import ZOO_SAMPLERS, SamplerZooExplorer
+from course_utils.widgets.lesson09 import SpeculationStepper
 from course_utils.widgets.model_explorer import GOOD_PROMPTS, TEMPERATURES, ModelExplorer, dial_controls
 
 __all__ = [
@@ -50,4 +51,5 @@ __all__ = [
     "ConstraintExplorer",
     "SamplerZooExplorer",
     "ZOO_SAMPLERS",
+    "SpeculationStepper",
 ]
