@@ -45,7 +45,7 @@ from typing import NamedTuple
 import numpy as np
 
 from course_utils import checks, interface
-from course_utils.chain import Chain, Run
+from course_utils.chain import Chain, Run, config_from
 from course_utils.draw import Decision, Draw, _half_gap, kept_range, race
 from course_utils.processors import History
 from course_utils.processors.truncation import softmax
@@ -422,7 +422,7 @@ def _check(model, cache, row, draft, record, chance) -> Verification:
 
     accepted, token = verify(proposal.tokens, proposal.qs, p_at, chance)
     if token is not None:
-        if margins is not None and accepted < len(proposal.tokens) and draft.q_from_logits:
+        if margins is not None and margins.t != 0.0 and accepted < len(proposal.tokens) and draft.q_from_logits:
             margins.residual = _residual_margin(ps[accepted], proposal.qs[accepted], chance.choices[-1], token,
                                                 row.chain.config.temperature)
         row.take(record(logits[accepted], decided(accepted, token)))
@@ -459,8 +459,9 @@ class Margins:
         self.residual: float | None = None  # the last race's, after a rejection of a draft with logits
 
     def so_far(self, choices: Sequence[Choice]) -> float:
-        """The margin of the choices made so far (the last one the residual's race, if measured)."""
-        counted = choices if self.residual is None else choices[:-1]
+        """The margin of the choices made so far (the last one the residual's race, if measured).
+        At temperature 0 every p and q is one-hot, so no choice is random: only the cuts count."""
+        counted = [] if self.t == 0.0 else choices if self.residual is None else choices[:-1]
         margin = min([self.cut, *([] if self.residual is None else [self.residual])]
                      + [self.t * c.gap / (self.accept_divisor if c.kind == "accept" else 1.0) for c in counted])
         return margin / self.slope
@@ -488,29 +489,83 @@ def _residual_margin(p: np.ndarray, q: np.ndarray, choice: Choice, winner: int, 
     bisection on e.
     """
     support = np.flatnonzero(p > 0)  # r_i = 0 wherever p_i = 0 (which tokens p keeps: the cut margins)
-    ps, qs = p[support], q[support]
     # A residual with one entrant drew nothing: any token entering would start a race.
-    log_e = np.full(len(support), -np.inf) if choice.log_e is None else choice.log_e[support]
-    w = int(np.searchsorted(support, winner))
-    rivals = np.ones(len(support), dtype=bool)
-    rivals[w] = False
+    log_e = np.full(len(p), -np.inf) if choice.log_e is None else choice.log_e
+    rivals = support[support != winner]
+
+    def winner_score(e: float) -> float:
+        lowest = p[winner] * np.exp(-e) - q[winner] * np.exp(e)
+        return float(np.log(lowest) - log_e[winner]) if lowest > 0 else -np.inf
+
+    def rival_scores(e: float, among: np.ndarray) -> np.ndarray:
+        highest = p[among] * np.exp(e) - q[among] * np.exp(-e)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(highest > 0, np.log(np.maximum(highest, 0.0)) - log_e[among], -np.inf)
 
     def holds(e: float) -> bool:
-        lowest = ps[w] * np.exp(-e) - qs[w] * np.exp(e)
-        highest = ps[rivals] * np.exp(e) - qs[rivals] * np.exp(-e)
-        if lowest <= 0:
-            return False
-        could_enter = highest > 0
-        return bool(np.log(lowest) - log_e[w]
-                    > np.max(np.log(highest[could_enter]) - log_e[rivals][could_enter], initial=-np.inf))
+        return winner_score(e) > np.max(rival_scores(e, rivals), initial=-np.inf)
 
     low_e, high_e = 0.0, 1.0
     while holds(high_e) and high_e < 64.0:
         low_e, high_e = high_e, 2 * high_e
     for _ in range(40):
+        # Only rivals that beat the winner somewhere below high_e matter (scores move monotonically
+        # with e): keep those, so the search is over a handful of tokens, not the vocabulary.
+        if np.isfinite(winner_score(high_e)):
+            rivals = rivals[rival_scores(high_e, rivals) >= winner_score(high_e)]
         middle = (low_e + high_e) / 2
         low_e, high_e = (middle, high_e) if holds(middle) else (low_e, middle)
     return low_e * t / 2
+
+
+# ---- the rule, seen one token at a time (lesson 09) --------------------------------------------
+
+
+def one_check_outcome(p: np.ndarray, q: np.ndarray, rule: Rule | None = None) -> np.ndarray:
+    """The exact distribution of the token one check decides when the draft proposes one token
+    x ~ q: sum over x of q(x) [accept(x) on x, else the residual]. The rule's promise is that this
+    is p, whatever q is."""
+    rule = rule or RULE
+    p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
+    outcome = np.zeros_like(p)
+    for x in np.flatnonzero(q):
+        keep = rule.acceptance(p[x], q[x])
+        outcome[x] += q[x] * keep
+        if keep < 1.0:
+            outcome += q[x] * (1.0 - keep) * rule.residual(p, q)
+    return outcome
+
+
+def sample_first_tokens(model, prompt: str, n: int, *, seed: int, assistant_early_exit: int,
+                        **settings) -> np.ndarray:
+    """The first token of `n` speculative texts of `prompt`, drafted by the model's first
+    `assistant_early_exit` blocks: each a draft token x ~ q checked against p by the rule (`verify`,
+    `Draws`, `Margins`, as generate() does them), the random choices from one generator seeded with
+    `seed`. With ``COURSE_MIN_MARGIN`` set, every choice is held to it. What a histogram compares
+    with `n` plain draws (`sampling.sample_next_token`): p and q are computed once, as the first
+    step of every such text computes them."""
+    n = checks.whole_number(n, "n", minimum=1, hint="It is how many first tokens to draw, such as 1000.")
+    draft = _early_exit(model, assistant_early_exit, None)
+    chain = Chain(config_from(settings))
+    prompt_ids = np.asarray(model.encode(prompt), dtype=np.int64)
+    history = History(prompt_ids, np.zeros(0, dtype=np.int64))
+    p_run, p = final_distribution(chain, model.next_token_logits(prompt_ids.tolist()), history)
+    q_logits = model.forward(prompt_ids[None], model.new_cache(1), exit_after=draft.layers)[0]
+    q_run, q = final_distribution(chain, q_logits, history)
+    chance = Draws(np.random.default_rng(seed))
+    cuts = min(_cut_margin(chain, q_run), _cut_margin(chain, p_run)) if required() > 0 else None
+    tokens = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        chance.choices = []
+        x = chance.pick(q)
+        accepted, token = verify([x], [q], lambda position: p if position == 0 else None, chance)
+        tokens[i] = x if accepted else token
+        if cuts is not None:
+            margins = Margins(chain, draft, Proposal((x,), (q,), cuts))
+            if not accepted:
+                margins.residual = _residual_margin(p, q, chance.choices[-1], token, chain.config.temperature)
+            check_margin(margins.so_far(chance.choices), f"Draw {i} (token {tokens[i]}) of the speculative first tokens")
+    return tokens
 
 
 # ---- what it costs and what it should gain ------------------------------------------------------
