@@ -180,3 +180,13 @@ def test_batch_with_chat_and_early_eos(model):
     for question, g in zip(questions, batch):
         alone = generate(model, question, chat=True, max_new_tokens=40, temperature=0)
         assert g.token_ids == alone.token_ids and g.finish_reason == alone.finish_reason
+
+
+def test_timed_generate_returns_generates_text_and_this_machines_seconds(model):
+    from course_utils.generation import timed_generate
+
+    text, seconds = timed_generate(model, "The capital of France is", repeats=2, max_new_tokens=3, temperature=0)
+    assert text.token_ids == generate(model, "The capital of France is", max_new_tokens=3, temperature=0).token_ids
+    assert 0 < seconds < 60
+    with pytest.raises(ValueError, match="repeats"):
+        timed_generate(model, "The capital of France is", repeats=0, max_new_tokens=3)
