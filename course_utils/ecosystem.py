@@ -105,6 +105,7 @@ __all__ = [
     "SPECULATIVE_DECODING",
     "SAMPLER_LIBRARIES",
     "samplers_table_markdown",
+    "speculative_markdown",
     "MIN_P_DEBATE",
 ]
 
@@ -985,14 +986,24 @@ SPECULATIVE_DECODING: dict[str, dict[str, str]] = {
         "draft": "prompt lookup as Hugging Face's; the early-exit draft is the course's model after its first k of 30 "
         "blocks, through the final norm, the LM head and the same chain (a real q)",
         "rule": "Leviathan et al.'s, written once (course_utils.speculative.verify); prompt lookup is its one-hot q",
-        "limits": "generate_batch() and num_beams > 1 refuse it; sampled speculation is refused where COURSE_MIN_MARGIN "
-        "asks for margins (its accept tests have none measured)",
+        "limits": "generate_batch() and num_beams > 1 refuse it, and so do XTC and mirostat (a position has no one p); "
+        "every accept test and draw of a check has a margin, held to COURSE_MIN_MARGIN like every other draw",
         "source": "course_utils/speculative.py; tests/test_speculative.py",
         "checked": "2026-12-07",
     },
 }
 """Speculative decoding where it exists: how to ask for it, the draft, the accept/reject rule, what it
 refuses or costs (limits), and where each was read (dated)."""
+
+
+def speculative_markdown() -> str:
+    """``SPECULATIVE_DECODING`` as lesson 09 shows it: per tool, how to ask for it, its draft, its
+    rule and its limits, without the sources (docs/ecosystem.md keeps them)."""
+    shown = ("parameters", "draft", "rule", "limits")
+    return "\n".join(
+        f"- **{tool}**\n" + "\n".join(f"  - *{what}*: {learner_text(entry[what])}" for what in shown)
+        for tool, entry in SPECULATIVE_DECODING.items()
+    )
 
 
 SAMPLER_LIBRARIES = ("Hugging Face transformers", "llama.cpp", "llama-server", "Ollama")

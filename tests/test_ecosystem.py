@@ -332,3 +332,11 @@ def test_hugging_face_typical_epsilon_eta_are_off_by_default_and_refuse_the_ends
     assert "3e-4 to 9e-4" in GenerationConfig.__doc__ and "3e-4 to 2e-3" in GenerationConfig.__doc__
     assert "3e-4 to 9e-4" in eco.SAMPLERS["epsilon_cutoff"]["Hugging Face transformers"]
     assert "3e-4 to 2e-3" in eco.SAMPLERS["eta_cutoff"]["Hugging Face transformers"]
+
+
+def test_lesson_09_shows_every_speculative_record_without_its_sources():
+    shown = eco.speculative_markdown()
+    for tool, entry in eco.SPECULATIVE_DECODING.items():
+        assert f"**{tool}**" in shown
+        assert entry["source"] not in shown and entry["checked"] not in shown
+    assert "(commit" not in shown
