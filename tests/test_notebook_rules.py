@@ -18,8 +18,8 @@ def source(cell):
     return "".join(cell["source"])
 
 
-def test_there_are_nine_lessons():
-    assert [p.name[:2] for p in LESSONS] == ["00", "01", "02", "03", "04", "05", "06", "07", "08"]
+def test_there_are_ten_lessons():
+    assert [p.name[:2] for p in LESSONS] == ["00", "01", "02", "03", "04", "05", "06", "07", "08", "09"]
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
