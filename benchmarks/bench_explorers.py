@@ -22,12 +22,16 @@ import itertools
 import statistics
 import time
 
+import bench_speculative
 from course_utils import widgets as w
 from course_utils.model import load_model
 from course_utils.plots import DPI
 from course_utils.widgets.model_explorer import PromptLogits
 
 TARGET_MS = 40.0
+#: Lesson 09's stepper opens on this task (the benchmark of speculative decoding times it too).
+LESSON_09_TASK = ("Fix the spelling mistakes in this paragraph and write it out in full:\n\n"
+                  + bench_speculative.LESSON_09_TYPOS)
 
 
 def sweeps(model, only=""):
@@ -49,6 +53,8 @@ def sweeps(model, only=""):
          [round(0.1 * i, 1) for i in range(3, 31)]),
         ("SamplerZooExplorer (top-p, temperature)", lambda: w.SamplerZooExplorer(model, sampler="top_p"),
          "temperature", temperatures),
+        ("SpeculationStepper", lambda: w.SpeculationStepper(model, model.chat_prompt(LESSON_09_TASK),
+                                                            max_new_tokens=64), "check", list(range(1, 12))),
     ]
     return [(name, build(), control, values) for name, build, control, values in rows if only in name]
 

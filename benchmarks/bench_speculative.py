@@ -43,9 +43,13 @@ PARAGRAPH = (
     "stranger who stepped off the ferry with a leather case under his arm and asked the way to the library."
 )
 TYPOS = PARAGRAPH.replace("slowly", "slowely").replace("shutters", "shuters").replace("grandfather", "grandfathr")
+# Lesson 09's editing task: the first half of the paragraph, with its three typos.
+LESSON_09_TYPOS = TYPOS.split(" Nobody")[0]
 GROUNDED = {
     "repeat a paragraph": f"Repeat this paragraph exactly, word for word:\n\n{PARAGRAPH}",
     "fix the typos": f"Fix the spelling mistakes in this paragraph and write it out in full:\n\n{TYPOS}",
+    "fix the typos (lesson 09's shorter paragraph)":
+        f"Fix the spelling mistakes in this paragraph and write it out in full:\n\n{LESSON_09_TYPOS}",
 }
 OPEN_ENDED = {"a story": "Write a short story about a lighthouse keeper who finds a message in a bottle."}
 GAMMAS = range(1, 9)
@@ -60,24 +64,25 @@ def run(model, prompt: str, **draft):
 
 def compare(model, name: str, message: str, drafts: list[dict], costs: dict[int, float], cost_ratio) -> list[float]:
     """Plain and each draft on one prompt, in alternating runs (another process's load then slows
-    both alike); prints a row per draft, each against the best plain time of the whole task, and
-    returns the speedups."""
+    both alike); prints a row per draft, its best time against the best of the plain runs that
+    alternated with it (the same number of runs on each side), and returns the speedups."""
     prompt = model.chat_prompt(message)
     plain_times, rows = [], []
     for draft in drafts:
-        best = float("inf")
+        best, best_plain = float("inf"), float("inf")
         for _ in range(ARGS.repeats):
             spent, plain = run(model, prompt)
-            plain_times.append(spent)
+            best_plain = min(best_plain, spent)
             spent, fast = run(model, prompt, **draft)
             best = min(best, spent)
             assert fast.token_ids == plain.token_ids, f"{name}, {draft}: the speculative text differs from greedy's"
-        rows.append((draft, best, fast.verifications))
-    plain_time, n = min(plain_times), len(plain.token_ids)
-    print(f"\n{name}: {n} tokens, plain {n / plain_time:.1f} tokens/s ({plain_time:.2f} s)")
+        plain_times.append(best_plain)
+        rows.append((draft, best, best_plain, fast.verifications))
+    plain_time, n = float(np.median(plain_times)), len(plain.token_ids)
+    print(f"\n{name}: {n} tokens, plain {n / plain_time:.1f} tokens/s ({plain_time:.2f} s, the median of its best runs)")
     print(f"  {'draft':<28} {'tok/s':>6} {'speedup':>8} {'α':>5} {'drafted/check':>13} {'tok/check':>9}"
           f" {'Leviathan E[tok]':>16} {'Lev. speedup':>12} {'with T(γ+1)':>11}")
-    for draft, spent, checks in rows:
+    for draft, spent, spent_plain, checks in rows:
         alpha = acceptance_rate(checks)
         gamma = draft.get("prompt_lookup_num_tokens", EARLY_EXIT_TOKENS)
         c = cost_ratio(draft)
@@ -86,9 +91,9 @@ def compare(model, name: str, message: str, drafts: list[dict], costs: dict[int,
         leviathan = expected_speedup(alpha, gamma, c) if np.isfinite(alpha) else float("nan")
         with_cost = predicted * costs[1] / (gamma * c * costs[1] + costs[min(gamma + 1, max(costs))])
         label = ", ".join(f"{k}={v}" for k, v in draft.items())
-        print(f"  {label:<28} {n / spent:6.1f} {plain_time / spent:7.2f}x {alpha:5.2f} {drafted:13.1f}"
+        print(f"  {label:<28} {n / spent:6.1f} {spent_plain / spent:7.2f}x {alpha:5.2f} {drafted:13.1f}"
               f" {n / len(checks):9.2f} {predicted:16.2f} {leviathan:11.2f}x {with_cost:10.2f}x")
-    return [plain_time / spent for _, spent, _ in rows]
+    return [spent_plain / spent for _, spent, spent_plain, _ in rows]
 
 
 def main() -> None:
@@ -109,8 +114,11 @@ def main() -> None:
         return exit_costs[draft["assistant_early_exit"]] if "assistant_early_exit" in draft else 0.0
 
     lookup = [dict(prompt_lookup_num_tokens=g) for g in GAMMAS]
-    best = [max(compare(model, name, message, lookup, costs, cost_ratio)) for name, message in GROUNDED.items()]
+    grounded = {name: message for name, message in GROUNDED.items() if ARGS.only in name}
+    best = [max(compare(model, name, message, lookup, costs, cost_ratio)) for name, message in grounded.items()]
     print(f"\nInput-grounded, best speedup per task: {', '.join(f'{s:.2f}x' for s in best)}")
+    if ARGS.only:
+        return
     for name, message in OPEN_ENDED.items():
         compare(model, name, message, lookup, costs, cost_ratio)
     early = [dict(assistant_early_exit=k) for k in EARLY_EXITS]
@@ -136,6 +144,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=128, help="max_new_tokens of every generation")
     parser.add_argument("--repeats", type=int, default=2, help="runs per timing (the best is kept)")
+    parser.add_argument("--only", default="", help="run only the input-grounded tasks whose name contains this text")
     parser.add_argument("--cpu-time", action="store_true",
                         help="time by this process's CPU time, not the wall clock: steadier while other jobs share "
                         "the machine (run it with OPENBLAS_NUM_THREADS=1, so one thread does the work)")
