@@ -187,6 +187,6 @@ def test_timed_generate_returns_generates_text_and_this_machines_seconds(model):
 
     text, seconds = timed_generate(model, "The capital of France is", repeats=2, max_new_tokens=3, temperature=0)
     assert text.token_ids == generate(model, "The capital of France is", max_new_tokens=3, temperature=0).token_ids
-    assert 0 < seconds < 60
+    assert seconds > 0  # this machine's seconds: a benchmark measures them, no test bounds them
     with pytest.raises(ValueError, match="repeats"):
         timed_generate(model, "The capital of France is", repeats=0, max_new_tokens=3)
