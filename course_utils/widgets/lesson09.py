@@ -103,6 +103,8 @@ class SpeculationStepper(Explorer):
             hint="The stepper shows every check of the generation; 40 tokens give about ten.")
         speculation = speculate_greedily(model, prompt, self.gamma, self.max_new_tokens)
         self.generation, self.checks = speculation.generation, speculation.checks
+        # The reply's token texts, decoded once: every step shows a prefix of them.
+        self._reply = [model.decode([t]) for t in self.generation.token_ids]
         count = len(self.checks)
         check = opening_check(self.checks) if check is None else checks.whole_number(
             check, "check", minimum=1, maximum=count, hint=f"This generation made {count} checks.")
@@ -141,13 +143,11 @@ class SpeculationStepper(Explorer):
         values_shown = list(view.drafted_probs)
         labels = [self._label(t) for t in v.drafted]
         colors = [FATE_COLORS[fate] for fate in fates]
-        texts = [percent_2(p) for p in view.drafted_probs]
         if v.token is not None:
             values_shown.append(view.own_prob)
             labels.append("→ " + self._label(v.token, max_chars=10))
             colors.append(FATE_COLORS["model's own"])
-            texts.append(percent_2(view.own_prob))
-        self.bars.update(values_shown, labels, colors, texts)
+        self.bars.update(values_shown, labels, colors)
         self.separator.set_xdata([len(v.drafted) - 0.5] * 2)
         self.separator.set_visible(bool(v.drafted) and v.token is not None)
         self.title.set_text(_title(k, v))
@@ -165,9 +165,8 @@ class SpeculationStepper(Explorer):
                 f"{made / count:.2g} per forward pass; {measured}")
 
     def _show_reply(self, v: Verification) -> None:
-        ids = self.generation.token_ids[: v.start + v.new_tokens]
         shades = [None] * v.start + [_ACCEPTED_SHADE] * v.accepted + [_OWN_SHADE] * (v.token is not None)
-        self.text_panel.set_tokens([self.model.decode([t]) for t in ids], shades)
+        self.text_panel.set_tokens(self._reply[: v.start + v.new_tokens], shades)
 
     def _label(self, token: int, max_chars: int = 12) -> str:
         return token_label(self.model.token_text(int(token)), max_chars=max_chars)
